@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install everything the tests need (venv, PostgreSQL, Redis, the BigQuery emulator) and run the whole suite.
+source "$(dirname "$0")/_env.sh"
+bash scripts/services.sh
+if [ -f scripts/install-bqemulator.sh ]; then
+  bash scripts/install-bqemulator.sh
+fi
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -q "$@"

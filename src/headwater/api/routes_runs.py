@@ -1,0 +1,48 @@
+"""`/runs` of the Flow Service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from headwater.api.deps import Ctx, Svc
+from headwater.api.paths import FLOW_SERVICE
+from headwater.api.routes_connections import PropertyQ, StrQ, list_query
+
+router = APIRouter()
+
+
+@router.get("/runs", tags=["Runs"])
+def list_runs(
+    ctx: Ctx,
+    svc: Svc,
+    property: PropertyQ = None,
+    orderby: StrQ = None,
+    limit: StrQ = None,
+    start: StrQ = None,
+    count: StrQ = None,
+    continuationToken: StrQ = None,
+) -> dict[str, Any]:
+    return svc.runs.list(ctx, list_query(svc, property, orderby, limit, start, count, continuationToken))
+
+
+@router.post("/runs", status_code=201, tags=["Runs"])
+def create_run(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
+    result = svc.runs.create(ctx, body)
+    item = result["items"][0]
+    return JSONResponse(
+        result, status_code=201, headers={"Location": f"{FLOW_SERVICE}/runs/{item['id']}", "ETag": item["etag"]}
+    )
+
+
+@router.get("/runs/{run_id}", tags=["Runs"])
+@router.get("/runs/{run_id}/", include_in_schema=False)
+def get_run(run_id: str, ctx: Ctx, svc: Svc) -> dict[str, Any]:
+    return svc.runs.get(ctx, run_id)
+
+
+@router.post("/runs/{run_id}/action", tags=["Runs"])
+def run_action(run_id: str, ctx: Ctx, svc: Svc, op: StrQ = None) -> dict[str, Any]:
+    return svc.runs.action(ctx, run_id, op)

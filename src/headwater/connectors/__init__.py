@@ -1,0 +1,1 @@
+"""Source connectors: one module per system, all implementing `headwater.connectors.base.Connector`."""

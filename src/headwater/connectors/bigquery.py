@@ -1,0 +1,429 @@
+"""Google BigQuery source connector."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from google.api_core import exceptions as gexc
+from pydantic import BaseModel
+
+from headwater.connectors._bq_auth import (
+    OAUTH,
+    SERVICE_ACCOUNT,
+    BqOAuth,
+    BqServiceAccount,
+    google_credentials,
+)
+from headwater.connectors._bq_clients import BqTimeouts, read_client, rest_client, translated
+from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read
+from headwater.connectors._bq_types import (
+    column_info,
+    conform,
+    cursor_value,
+    preview_value,
+    quote_identifier,
+    sql_literal,
+    standard_type,
+)
+from headwater.connectors.base import ConnectorSpec, database_source_spec, not_readable
+from headwater.domain import ExploreItem, ReadRequest, TablePreview, TableSchema
+from headwater.errors import ConfigError, NotFound
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+    from google.cloud import bigquery
+    from google.cloud.bigquery import Client, QueryJob, SchemaField
+    from google.cloud.bigquery.table import RowIterator
+
+    from headwater.settings import Settings
+
+log = logging.getLogger("headwater.connectors.bigquery")
+
+BIGQUERY_SPEC_ID = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
+
+SPEC = ConnectorSpec(
+    id=BIGQUERY_SPEC_ID,
+    name="google-big-query",
+    label="Google BigQuery",
+    auth_methods=(OAUTH, SERVICE_ACCOUNT),
+    attributes={
+        "category": "Database",
+        "isSource": True,
+        "filterAtSource": {
+            "enabled": True,
+            "queryLanguage": "SQL",
+            "logicalOperators": ["and", "or", "not"],
+            "comparisonOperators": ["=", "!=", "<", "<=", ">", ">=", "like", "in"],
+            "columnNameEscapeChar": "`",
+            "valueEscapeChar": "'",
+        },
+    },
+    source_spec=database_source_spec("Google BigQuery"),
+)
+
+
+class BigQueryConnector:
+    """Reads BigQuery tables through the Storage Read API (Arrow)."""
+
+    spec = SPEC
+
+    def __init__(self, settings: Settings, *, timeouts: BqTimeouts | None = None) -> None:
+        self._settings = settings
+        self.timeouts = timeouts or BqTimeouts()
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _credentials(self, auth: BaseModel) -> Credentials:
+        """Credentials with a fresh access token.
+
+        Refreshing here, not on the first API call, bounds the token request's time (the library
+        waits up to 120 s) and turns a rejected grant into a ConfigError before any BigQuery call.
+        """
+        credentials = google_credentials(_bq_auth(auth), token_uri=self._settings.google_token_uri)
+        with translated("fetching an access token"):
+            credentials.refresh(_TimedRequest(self.timeouts.request))  # type: ignore[no-untyped-call]
+        return credentials
+
+    def _client(self, auth: BaseModel) -> Client:
+        model = _bq_auth(auth)
+        return rest_client(self._settings, self._credentials(model), model.project_id)
+
+    def _table_id(self, auth: BaseModel, table: str) -> str:
+        """`project.dataset.table` from an explore path `dataset.table` (or a full three-part id)."""
+        model = _bq_auth(auth)
+        parts = table.split(".")
+        if len(parts) == 2 and all(parts):
+            return f"{model.project_id}.{table}"
+        if len(parts) == 3 and all(parts):
+            return table
+        raise NotFound("table", table, f"The table path {table!r} is not of the form dataset.table.")
+
+    def _get_table(self, client: Client, auth: BaseModel, table: str) -> bigquery.Table:
+        table_id = self._table_id(auth, table)
+        with translated(f"reading the schema of {table}", table=table):
+            return client.get_table(table_id, retry=self.timeouts.rest_retry(), timeout=self.timeouts.request)
+
+    def _fields(self, client: Client, bq_table: bigquery.Table) -> list[SchemaField]:
+        """The table's columns; for a view whose metadata has none, those of its result."""
+        if bq_table.schema or bq_table.table_type != "VIEW":
+            return list(bq_table.schema)
+        # BigQuery fills a view's schema in its metadata; bqemulator does not, so ask a LIMIT 0 query.
+        with translated(f"reading the schema of view {bq_table.table_id}"):
+            rows = self._query(client, f"SELECT * FROM {_quoted_table(bq_table)} LIMIT 0", page_size=1)
+            return list(rows.schema)
+
+    def _query(self, client: Client, sql: str, *, page_size: int) -> RowIterator:
+        return self._run(client, sql).result(
+            page_size=page_size, timeout=self.timeouts.query, retry=self.timeouts.rest_retry()
+        )
+
+    def _run(self, client: Client, sql: str) -> QueryJob:
+        from google.cloud import bigquery
+
+        return client.query(
+            sql,
+            job_config=bigquery.QueryJobConfig(use_legacy_sql=False),
+            retry=self.timeouts.rest_retry(),
+            timeout=self.timeouts.request,
+        )
+
+    # --- the four verbs --------------------------------------------------------------------------
+
+    def check(self, auth: BaseModel) -> None:
+        model = _bq_auth(auth)
+        credentials = self._credentials(model)
+        client = rest_client(self._settings, credentials, model.project_id)
+        dataset = getattr(model, "datasetId", None)
+        with translated(f"listing the datasets of project {model.project_id}"):
+            if dataset:
+                client.get_dataset(
+                    f"{model.project_id}.{dataset}",
+                    retry=self.timeouts.rest_retry(),
+                    timeout=self.timeouts.request,
+                )
+            else:
+                next(
+                    iter(
+                        client.list_datasets(
+                            max_results=1, retry=self.timeouts.rest_retry(), timeout=self.timeouts.request
+                        )
+                    ),
+                    None,
+                )
+
+    def list_objects(self, auth: BaseModel) -> list[ExploreItem]:
+        model = _bq_auth(auth)
+        client = self._client(model)
+        retry, timeout = self.timeouts.rest_retry(), self.timeouts.request
+        items: list[ExploreItem] = []
+        with translated(f"listing the tables of project {model.project_id}"):
+            restricted = getattr(model, "datasetId", None)
+            if restricted:
+                datasets = [restricted]
+            else:
+                datasets = [d.dataset_id for d in client.list_datasets(retry=retry, timeout=timeout)]
+            for dataset in sorted(datasets):
+                for table in client.list_tables(f"{model.project_id}.{dataset}", retry=retry, timeout=timeout):
+                    if table.table_type not in _LISTED_TABLE_TYPES:
+                        continue
+                    path = f"{dataset}.{table.table_id}"
+                    items.append(ExploreItem(name=path, path=path))
+        return sorted(items, key=lambda item: item.path)
+
+    def describe(self, auth: BaseModel, table: str) -> TableSchema:
+        client = self._client(auth)
+        return _schema(table, self._fields(client, self._get_table(client, auth, table)))
+
+    def preview(self, auth: BaseModel, table: str, *, limit: int = 100) -> TablePreview:
+        client = self._client(auth)
+        bq_table = self._get_table(client, auth, table)
+        schema = _schema(table, self._fields(client, bq_table))
+        with translated(f"previewing {table}", table=table):
+            if bq_table.table_type == "VIEW":
+                # A view has no stored rows to list: run it, limited.
+                sql = f"SELECT * FROM {_quoted_table(bq_table)} LIMIT {int(limit)}"
+                rows = self._query(client, sql, page_size=limit)
+            else:
+                # tabledata.list is free and fast for a few rows; no read session needed.
+                rows = client.list_rows(
+                    bq_table,
+                    max_results=limit,
+                    page_size=limit,
+                    retry=self.timeouts.rest_retry(),
+                    timeout=self.timeouts.request,
+                )
+            arrow = rows.to_arrow(create_bqstorage_client=False)
+        out: list[dict[str, Any]] = []
+        for batch in arrow.to_batches():
+            for row in conform(batch, schema.arrow_schema).to_pylist():
+                out.append({c.name: preview_value(c, row[c.name]) for c in schema.columns})
+        return TablePreview(schema=schema, rows=out[:limit])
+
+    def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        model = _bq_auth(auth)
+        credentials = self._credentials(model)
+        client = rest_client(self._settings, credentials, model.project_id)
+        try:
+            bq_table = self._get_table(client, model, request.table)
+        except NotFound:
+            # In a run a missing table is the user's to fix, not a 404 of the API call.
+            raise not_readable(request.table) from None
+        fields = self._fields(client, bq_table)
+        schema = _schema(request.table, fields)
+        selected = _selected(schema, request)
+        target = pa.schema([schema.arrow_schema.field(name) for name in selected])
+        bounds = _bounds(fields, request)
+
+        def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+            return conform(batch, target)
+
+        if bq_table.table_type == "VIEW":
+            yield from self._read_view(client, model, credentials, bq_table, request, selected, bounds, conform_batch)
+            return
+        read = self._storage_read(model, credentials, _read_path(bq_table), request, selected, bounds, conform_batch)
+        try:
+            first = next(read)
+        except StopIteration:
+            return
+        except _ReadApiUnavailable as unavailable:
+            log.warning(
+                "BigQuery Storage Read API unavailable for %s (%s); reading through the slower REST "
+                "tabledata.list API instead.",
+                request.table,
+                unavailable.reason,
+            )
+            needed = set(selected) | {b.column for b in bounds}
+            with translated(f"reading {request.table} through REST"):
+                yield from rest_read(
+                    client,
+                    table=bq_table.full_table_id.replace(":", "."),
+                    fields=[f for f in fields if f.name in needed],
+                    bounds=bounds,
+                    conform=conform_batch,
+                    batch_rows=request.batch_rows,
+                    timeouts=self.timeouts,
+                )
+            return
+        yield first
+        yield from read
+
+    def _read_view(
+        self,
+        client: Client,
+        model: BqOAuth | BqServiceAccount,
+        credentials: Credentials,
+        bq_table: bigquery.Table,
+        request: ReadRequest,
+        selected: list[str],
+        bounds: list[Bound],
+        conform_batch: Callable[[pa.RecordBatch], pa.RecordBatch],
+    ) -> Iterator[pa.RecordBatch]:
+        """A logical view: run it as a query (window in its WHERE), then read the result table."""
+        sql = f"SELECT {', '.join(quote_identifier(c) for c in selected)} FROM {_quoted_table(bq_table)}"
+        if bounds:
+            sql += f" WHERE {row_restriction(bounds)}"
+        with translated(f"querying the view {request.table}"):
+            job = self._run(client, sql)
+            rows = job.result(
+                page_size=request.batch_rows, timeout=self.timeouts.query, retry=self.timeouts.rest_retry()
+            )
+        destination = job.destination
+        if destination is not None:
+            path = f"projects/{destination.project}/datasets/{destination.dataset_id}/tables/{destination.table_id}"
+            read = self._storage_read(
+                model, credentials, path, request, selected, [], conform_batch, missing_is_unavailable=True
+            )
+            try:
+                first = next(read)
+            except StopIteration:
+                return
+            except _ReadApiUnavailable as unavailable:
+                log.warning(
+                    "BigQuery Storage Read API unavailable for the result of view %s (%s); paging the "
+                    "result through the slower REST API instead.",
+                    request.table,
+                    unavailable.reason,
+                )
+            else:
+                yield first
+                yield from read
+                return
+        with translated(f"reading the result of view {request.table} through REST"):
+            for batch in rows.to_arrow_iterable(bqstorage_client=None):
+                yield conform_batch(batch)
+
+    def _storage_read(
+        self,
+        model: BqOAuth | BqServiceAccount,
+        credentials: Credentials,
+        path: str,
+        request: ReadRequest,
+        selected: list[str],
+        bounds: list[Bound],
+        conform_batch: Callable[[pa.RecordBatch], pa.RecordBatch],
+        *,
+        missing_is_unavailable: bool = False,
+    ) -> Iterator[pa.RecordBatch]:
+        """Storage Read batches; raises _ReadApiUnavailable before the first batch if it cannot be used.
+
+        `path` is `projects/P/datasets/D/tables/T`. With `missing_is_unavailable`, a table the Read
+        API cannot find (a query's anonymous result on an emulator) also counts as unavailable.
+        """
+        reader = read_client(self._settings, credentials)
+        try:
+            batches = storage_read(
+                reader,
+                table=path,
+                parent=f"projects/{model.project_id}",
+                columns=selected,
+                restriction=row_restriction(bounds),
+                streams=request.parallelism,
+                conform=conform_batch,
+                batch_rows=request.batch_rows,
+                timeouts=self.timeouts,
+            )
+            try:
+                first = next(batches)
+            except StopIteration:
+                return
+            except _FALLBACK_ERRORS as exc:
+                raise _ReadApiUnavailable(type(exc).__name__) from None
+            except (gexc.RetryError, gexc.ServiceUnavailable) as exc:
+                # The read endpoint never answered: the API is unreachable from here, REST may not be.
+                raise _ReadApiUnavailable(f"endpoint unreachable: {type(exc).__name__}") from None
+            except gexc.NotFound:
+                if missing_is_unavailable:
+                    raise _ReadApiUnavailable("result table not found by the Read API") from None
+                raise
+            except Exception as exc:
+                with translated(f"reading {request.table}"):
+                    raise exc from None
+            yield first
+            with translated(f"reading {request.table}"):
+                yield from batches
+        finally:
+            reader.transport.close()  # type: ignore[no-untyped-call]
+
+
+class _ReadApiUnavailable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Storage Read cannot serve this table or these credentials (API disabled, no Read Session User
+# role, method missing on an emulator), while tabledata.list may still work.
+_FALLBACK_ERRORS = (gexc.MethodNotImplemented, gexc.PermissionDenied)
+_LISTED_TABLE_TYPES = frozenset({"TABLE", "VIEW", "MATERIALIZED_VIEW", "SNAPSHOT", "EXTERNAL", None})
+
+
+class _TimedRequest:
+    """A google.auth transport request with a time limit (the library default is 120 s)."""
+
+    def __init__(self, timeout: float) -> None:
+        from google.auth.transport.requests import Request
+
+        self._request = Request()
+        self._timeout = timeout
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._request(*args, **kwargs)
+
+
+def _bq_auth(auth: BaseModel) -> BqOAuth | BqServiceAccount:
+    if isinstance(auth, BqOAuth | BqServiceAccount):
+        return auth
+    raise ConfigError(f"{type(auth).__name__} is not a BigQuery auth method.")
+
+
+def _schema(path: str, fields: list[SchemaField]) -> TableSchema:
+    return TableSchema(path=path, columns=tuple(column_info(f) for f in fields))
+
+
+def _read_path(bq_table: bigquery.Table) -> str:
+    return f"projects/{bq_table.project}/datasets/{bq_table.dataset_id}/tables/{bq_table.table_id}"
+
+
+def _quoted_table(bq_table: bigquery.Table) -> str:
+    return quote_identifier(f"{bq_table.project}.{bq_table.dataset_id}.{bq_table.table_id}")
+
+
+def _selected(schema: TableSchema, request: ReadRequest) -> list[str]:
+    if not request.columns:
+        return [c.name for c in schema.columns]
+    missing = [name for name in request.columns if schema.column(name) is None]
+    if missing:
+        raise ConfigError(f"The table {request.table!r} has no column(s) {', '.join(map(repr, missing))}.")
+    return list(dict.fromkeys(request.columns))
+
+
+def _bounds(fields: list[SchemaField], request: ReadRequest) -> list[Bound]:
+    """The delta window and the key range as typed comparisons (start <= col < end)."""
+    by_name = {f.name: f for f in fields}
+    pairs: list[tuple[str, Any, Any]] = []
+    if request.window is not None:
+        pairs.append((request.window.column, request.window.start, request.window.end))
+    if request.partition is not None:
+        pairs.append((request.partition.column, request.partition.lower, request.partition.upper))
+    bounds: list[Bound] = []
+    for column, low, high in pairs:
+        field = by_name.get(column)
+        if field is None:
+            raise ConfigError(f"The delta column {column!r} is not a column of {request.table!r}.")
+        if field.mode == "REPEATED":
+            raise ConfigError(f"The column {column!r} is an array and cannot be used as a delta column.")
+        kind = standard_type(field)
+        for op, raw in ((">=", low), ("<", high)):
+            if raw is None:
+                continue
+            value = cursor_value(kind, raw, column)
+            bounds.append(Bound(column=column, op=op, literal=sql_literal(kind, value), value=value))
+    return bounds
+
+
+def create(settings: Settings) -> BigQueryConnector:
+    return BigQueryConnector(settings)

@@ -1,0 +1,114 @@
+"""Plain data types that flow between connectors, the lake and the run engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ExploreItem:
+    """One entry of `explore?objectType=root`: a table or view the connection can read."""
+
+    name: str
+    path: str
+    type: str = "table"
+    can_preview: bool = True
+    can_fetch_schema: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "path": self.path,
+            "canPreview": self.can_preview,
+            "canFetchSchema": self.can_fetch_schema,
+        }
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A source column: its source type, the Arrow type Headwater reads it as, and the Flow Service view."""
+
+    name: str
+    source_type: str
+    arrow_type: pa.DataType
+    # The explore `type` (string, long, double, ...) and the XDM description, as in Adobe's responses.
+    platform_type: str
+    xdm: dict[str, Any]
+    xdm_meta_type: str | None = None
+    nullable: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.platform_type}
+        if self.xdm_meta_type and self.xdm_meta_type != self.platform_type:
+            out["meta:xdmType"] = self.xdm_meta_type
+        out["xdm"] = dict(self.xdm)
+        out["meta"] = {"originalType": self.source_type}
+        return out
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The columns of one table, in source order."""
+
+    path: str
+    columns: tuple[ColumnInfo, ...]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+
+    def column(self, name: str) -> ColumnInfo | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "flat", "schema": {"columns": [c.to_json() for c in self.columns]}}
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """A table's schema plus its first rows, as JSON-ready dicts."""
+
+    schema: TableSchema
+    rows: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.schema.to_json(), "data": self.rows}
+
+
+@dataclass(frozen=True)
+class DeltaWindow:
+    """An incremental read window on one column: `start <= column < end`; either bound may be open.
+
+    Half-open windows chain without gaps or overlaps: the next run's start is this run's end.
+    """
+
+    column: str
+    start: Any = None
+    end: Any = None
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """One partition of a parallel read: `lower <= column < upper`; a None bound is open."""
+
+    column: str
+    lower: Any = None
+    upper: Any = None
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What to read: a table path, optional column selection, optional window and partition."""
+
+    table: str
+    columns: tuple[str, ...] | None = None
+    window: DeltaWindow | None = None
+    partition: KeyRange | None = None
+    # Upper bound on concurrent partition reads a connector may use for this request.
+    parallelism: int = 1
+    batch_rows: int = 65_536
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,111 @@
+"""Headwater's exception hierarchy.
+
+Errors say who must act (CONVENTIONS 3): `ConfigError` means the user must fix something and a
+run fails at once; `TransientError` means retry with backoff. The API layer maps every
+`HeadwaterError` to an HTTP status and Adobe's error body in one place; the core never imports HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HeadwaterError(Exception):
+    """Base class: carries an HTTP-ish status, an Adobe-style numeric code and a human message."""
+
+    status: int = 500
+    code: str = "1005"
+    title: str = "Internal server error"
+
+    def __init__(self, message: str, *, code: str | None = None, **report: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        # Extra keys copied into the error body's `report` (never secrets).
+        self.report = report
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}: {self.message!r})"
+
+
+class BadRequest(HeadwaterError):
+    """The request itself is malformed or invalid."""
+
+    status = 400
+    code = "1000"
+    title = "Bad request"
+
+
+class NotFound(HeadwaterError):
+    """The resource does not exist in the caller's org and sandbox."""
+
+    status = 404
+    code = "1439"
+    title = "Resource not found"
+
+    def __init__(self, kind: str, resource_id: str, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"The requested {kind} resource {resource_id} is not found. Verify the resource ID before trying again.",
+            id=resource_id,
+            type=kind,
+        )
+
+
+class Conflict(HeadwaterError):
+    """The operation conflicts with the resource's current state."""
+
+    status = 409
+    code = "1409"
+    title = "Conflict"
+
+
+class PreconditionFailed(HeadwaterError):
+    """If-Match did not match the current etag."""
+
+    status = 412
+    code = "1404"
+    title = "Version not matching"
+
+
+class UnsupportedMediaType(HeadwaterError):
+    """A body was sent with a content type other than JSON."""
+
+    status = 415
+    code = "1004"
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(HeadwaterError):
+    """The request body is larger than the configured limit."""
+
+    status = 413
+    code = "1007"
+    title = "Payload too large"
+
+
+class ConfigError(HeadwaterError):
+    """The user must change a configuration (credentials, table, column); retrying will not help."""
+
+    status = 400
+    code = "1380"
+    title = "Configuration error"
+
+
+class TransientError(HeadwaterError):
+    """A temporary failure (connection lost, timeout): retry with backoff."""
+
+    status = 503
+    code = "1011"
+    title = "Service unavailable"
+
+
+class GatewayError(Exception):
+    """An authentication or header error, reported in the Adobe I/O gateway shape."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message

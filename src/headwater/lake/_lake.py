@@ -1,0 +1,410 @@
+"""Datasets as Apache Iceberg tables, written exactly once per run.
+
+Exactly once rests on three facts:
+
+1. A run's rows become visible in one Iceberg snapshot (a fast append of the run's data files) whose
+   summary carries `headwater.run-id`, `headwater.flow-id` and the JSON cursor `headwater.cursor`.
+   Rows and cursor therefore advance together or not at all.
+2. Before writing and again before every commit attempt, the table history (ancestors of `main`) is
+   searched for the run id; if present, nothing is committed and the earlier result is returned.
+3. The SQL catalog commits by compare-and-swap on the table's metadata location, and the append
+   asserts that `main` still points at the snapshot it was built on. Of two racing writers, at most
+   one commits; the other gets `CommitFailedException`, reloads, finds the run id and stops.
+
+Data files written before a failure are deleted (best effort). Files left by a killed process are
+never referenced by any snapshot, so readers never see them; `Lake.remove_orphans` deletes them.
+Expiring snapshots would forget run ids: Headwater never expires snapshots on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
+from sqlalchemy.exc import OperationalError
+
+from headwater.errors import ConfigError, NotFound, TransientError
+from headwater.lake._schema import Conformer, file_schema, normalize_for_create
+from headwater.lake._writer import (
+    ROW_GROUP_BYTES,
+    ROW_GROUP_ROWS,
+    TARGET_FILE_BYTES,
+    RollingParquetWriter,
+    delete_files,
+)
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from headwater.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RUN_ID = "headwater.run-id"
+FLOW_ID = "headwater.flow-id"
+CURSOR = "headwater.cursor"
+
+# pyiceberg (0.10+) retries a failed commit by rebasing the snapshot onto the new head by itself. That
+# would skip our run-id re-check and let two writers of one run both commit, so it is turned off and
+# `Lake._commit` retries instead, re-checking the history first.
+_NO_AUTO_RETRY = {"commit.retry.num-retries": "0"}
+_TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    # Every commit writes a new metadata JSON; keep the last 100 rather than all of them.
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
+    **_NO_AUTO_RETRY,
+}
+_COMMIT_ATTEMPTS = 20
+
+
+class DatasetIdent(NamedTuple):
+    """Where a dataset lives: an Iceberg namespace (one per org and sandbox) and the dataset id."""
+
+    namespace: str
+    dataset_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one run committed: read back from its snapshot, so a retry reports the same figures."""
+
+    rows: int
+    bytes: int
+    files: int
+    snapshot_id: int
+    already_committed: bool
+    cursor: dict[str, Any] | None
+
+
+def namespace_for(org: str, sandbox: str) -> str:
+    """A catalog-safe namespace for an (org, sandbox); the hash keeps distinct pairs distinct."""
+    digest = hashlib.sha256(f"{org}\x00{sandbox}".encode()).hexdigest()[:8]
+    clean = re.sub(r"[^a-z0-9]+", "_", f"{org}__{sandbox}".lower()).strip("_")[:80]
+    return f"{clean}_{digest}"
+
+
+def _catalog_url(url: str) -> str:
+    # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _warehouse_uri(warehouse: str) -> str:
+    if "://" in warehouse:
+        return warehouse.rstrip("/")
+    return Path(warehouse).resolve().as_uri()
+
+
+class Lake:
+    """Headwater's datasets: Iceberg tables in a SQL catalog, written one atomic snapshot per run.
+
+    `catalog_url` is a SQLAlchemy URL (the metadata database: SQLite file or PostgreSQL); pyiceberg
+    keeps its own `iceberg_tables` / `iceberg_namespace_properties` tables there. `warehouse` is a
+    local path or any URI pyarrow's filesystems understand (`file://`, `s3://bucket/prefix`, `gs://`…);
+    object-store credentials come from the usual environment (e.g. AWS_* variables) or `io_properties`.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog_url: str,
+        warehouse: str,
+        io_properties: dict[str, str] | None = None,
+        target_file_bytes: int = TARGET_FILE_BYTES,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+    ) -> None:
+        self.warehouse = _warehouse_uri(warehouse)
+        if self.warehouse.startswith("file://"):
+            Path(urlparse(self.warehouse).path).mkdir(parents=True, exist_ok=True)
+        self._target_file_bytes = target_file_bytes
+        self._row_group_rows = row_group_rows
+        self._row_group_bytes = row_group_bytes
+        properties = {"uri": _catalog_url(catalog_url), "warehouse": self.warehouse, **(io_properties or {})}
+        self.catalog = _open_catalog(properties)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        return cls(catalog_url=settings.resolved_database_url, warehouse=settings.resolved_warehouse)
+
+    def close(self) -> None:
+        self.catalog.engine.dispose()
+
+    # -- datasets ---------------------------------------------------------------------------------
+
+    def create_dataset(self, ident: DatasetIdent, schema: pa.Schema) -> None:
+        """Create the table; `ConfigError` names an unsupported column, `Conflict`-free if it exists."""
+        if len(schema) == 0:
+            raise ConfigError("A dataset needs at least one column.")
+        normalized = normalize_for_create(schema)
+        with contextlib.suppress(NamespaceAlreadyExistsError):
+            self.catalog.create_namespace(ident.namespace)
+        try:
+            self.catalog.create_table(_tid(ident), schema=normalized, properties=_TABLE_PROPERTIES)
+        except TableAlreadyExistsError as exc:
+            raise ConfigError(f"Dataset {ident.dataset_id} already exists.") from exc
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"Unsupported dataset schema: {exc}") from exc
+
+    def drop_dataset(self, ident: DatasetIdent) -> None:
+        """Drop the table and delete its files (data, metadata and orphans)."""
+        table = self._load(ident)
+        location = table.location()
+        self.catalog.purge_table(_tid(ident))
+        try:
+            fs, path = pafs.FileSystem.from_uri(location)
+            fs.delete_dir(path)
+        except (FileNotFoundError, OSError):
+            log.info("nothing left to delete under %s", location)
+
+    def exists(self, ident: DatasetIdent) -> bool:
+        return bool(self.catalog.table_exists(_tid(ident)))
+
+    def schema(self, ident: DatasetIdent) -> pa.Schema:
+        """The dataset's Arrow schema as readers see it (Iceberg types: int16 reads back as int32)."""
+        return self._load(ident).schema().as_arrow()
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write_run(
+        self,
+        ident: DatasetIdent,
+        *,
+        run_id: str,
+        flow_id: str,
+        batches: Iterable[pa.RecordBatch],
+        cursor: dict[str, Any] | None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> CommitResult:
+        """Stream `batches` into Parquet and commit them as one snapshot, at most once per `run_id`.
+
+        `cursor` (JSON; other values are stored via `str`) goes into the same snapshot, so
+        `cursor(ident, flow_id)` advances only when the rows do. `on_progress(rows, bytes)` is called
+        after every row group. If `batches` raises, the written files are deleted and the exception
+        propagates; the dataset is unchanged. Commit conflicts retry here; a catalog database
+        error raises `TransientError` (retrying the run is safe: the run id is checked first).
+        """
+        table = self._load(ident)
+        found = _find_run(table, run_id)
+        if found is not None:
+            return found
+        if table.properties.get("commit.retry.num-retries") != "0":  # a table created elsewhere
+            table = table.transaction().set_properties(_NO_AUTO_RETRY).commit_transaction()
+        cursor_json = json.dumps(cursor, sort_keys=True, default=str) if cursor is not None else None
+        target = file_schema(table.schema())
+        conform = Conformer(target)
+        writer = RollingParquetWriter(
+            table.io,
+            data_dir=f"{table.location()}/data",
+            prefix=re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64],
+            schema=target,
+            target_file_bytes=self._target_file_bytes,
+            row_group_rows=self._row_group_rows,
+            row_group_bytes=self._row_group_bytes,
+            on_progress=on_progress,
+        )
+        try:
+            for batch in batches:
+                writer.write(conform(batch))
+            paths = writer.close()
+            # Reading each footer back also validates the file against the table schema.
+            data_files = [parquet_file_to_data_file(table.io, table.metadata, p) for p in paths]
+        except BaseException:
+            writer.abort()
+            raise
+        properties = {RUN_ID: run_id, FLOW_ID: flow_id}
+        if cursor_json is not None:
+            properties[CURSOR] = cursor_json
+        return self._commit(ident, table, run_id, properties, data_files, paths)
+
+    def _commit(
+        self,
+        ident: DatasetIdent,
+        table: Table,
+        run_id: str,
+        properties: dict[str, str],
+        data_files: list[Any],
+        paths: list[str],
+    ) -> CommitResult:
+        for attempt in range(_COMMIT_ATTEMPTS):
+            found = _find_run(table, run_id)
+            if found is not None:
+                # Someone committed this run while we wrote: our files were never referenced.
+                delete_files(table.io, paths)
+                return found
+            tx = table.transaction()
+            with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
+                for data_file in data_files:
+                    append.append_data_file(data_file)
+            # Only a CommitFailedException proves the commit did not land; on any other error the
+            # files are kept (never deleted while they might be referenced) and a retried run
+            # finds the run id or writes again.
+            try:
+                committed = tx.commit_transaction()
+            except OperationalError as exc:
+                # Catalog database unreachable or locked: the outcome may be unknown, so the files
+                # stay; retrying the run is safe because it re-checks the run id first.
+                raise TransientError(f"Could not commit run {run_id}: catalog database error: {exc}") from exc
+            except CommitFailedException:
+                # The table moved under us (another run, or the same run racing): reload, re-check.
+                time.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
+                table = self._load(ident)
+                continue
+            snapshot = committed.current_snapshot()
+            assert snapshot is not None
+            return _result(snapshot, already_committed=False)
+        delete_files(table.io, paths)
+        raise TransientError(f"Could not commit run {run_id}: the dataset kept changing; retry the run.")
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def committed_run(self, ident: DatasetIdent, run_id: str) -> CommitResult | None:
+        """The result of `run_id` if a snapshot in the table history carries it."""
+        return _find_run(self._load(ident), run_id)
+
+    def cursor(self, ident: DatasetIdent, flow_id: str) -> dict[str, Any] | None:
+        """The cursor of the latest snapshot committed by `flow_id` (None if none or it had none)."""
+        table = self._load(ident)
+        for snapshot in _history(table):
+            if snapshot.summary is not None and snapshot.summary[FLOW_ID] == flow_id:
+                return _cursor_of(snapshot)
+        return None
+
+    def preview(self, ident: DatasetIdent, limit: int = 100) -> pa.Table:
+        return self._load(ident).scan(limit=limit).to_arrow()
+
+    def scan(self, ident: DatasetIdent) -> pa.Table:
+        """All rows, in memory: for tests and small datasets."""
+        return self._load(ident).scan().to_arrow()
+
+    def row_count(self, ident: DatasetIdent) -> int:
+        snapshot = self._load(ident).current_snapshot()
+        if snapshot is None or snapshot.summary is None:
+            return 0
+        return int(snapshot.summary["total-records"] or 0)
+
+    def data_files(self, ident: DatasetIdent) -> list[str]:
+        """Data files of the current snapshot; local ones as plain paths, for DuckDB's read_parquet."""
+        table = self._load(ident)
+        return [_local_path(task.file.file_path) for task in table.scan().plan_files()]
+
+    def remove_orphans(self, ident: DatasetIdent, *, older_than: timedelta = timedelta(days=1)) -> list[str]:
+        """Delete data files no snapshot references and last modified before `older_than` ago.
+
+        The age limit protects runs still writing (their files are unreferenced until they commit).
+        """
+        table = self._load(ident)
+        referenced = {
+            _fs_path(entry.data_file.file_path)
+            for snapshot in table.metadata.snapshots
+            for manifest in snapshot.manifests(table.io)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+        }
+        fs, root = pafs.FileSystem.from_uri(f"{table.location()}/data")
+        selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+        cutoff = datetime.now(UTC) - older_than
+        removed = []
+        for info in fs.get_file_info(selector):
+            if info.type != pafs.FileType.File or info.path in referenced:
+                continue
+            mtime = info.mtime
+            if mtime is not None and mtime.replace(tzinfo=mtime.tzinfo or UTC) > cutoff:
+                continue
+            fs.delete_file(info.path)
+            removed.append(info.path)
+        return removed
+
+    def _load(self, ident: DatasetIdent) -> Table:
+        try:
+            return self.catalog.load_table(_tid(ident))
+        except NoSuchTableError as exc:
+            raise NotFound("dataSet", ident.dataset_id) from exc
+        except OperationalError as exc:
+            raise TransientError(f"Catalog database unavailable: {exc}") from exc
+
+
+def _open_catalog(properties: dict[str, str]) -> SqlCatalog:
+    # Two processes starting together may both try to create pyiceberg's tables; the loser retries.
+    for attempt in range(3):
+        try:
+            return SqlCatalog("headwater", **properties)
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _tid(ident: DatasetIdent) -> tuple[str, str]:
+    return (ident.namespace, ident.dataset_id)
+
+
+def _history(table: Table) -> Iterator[Snapshot]:
+    return iter(ancestors_of(table.current_snapshot(), table.metadata))
+
+
+def _find_run(table: Table, run_id: str) -> CommitResult | None:
+    for snapshot in _history(table):
+        if snapshot.summary is not None and snapshot.summary[RUN_ID] == run_id:
+            return _result(snapshot, already_committed=True)
+    return None
+
+
+def _result(snapshot: Snapshot, *, already_committed: bool) -> CommitResult:
+    summary = snapshot.summary
+    assert summary is not None
+
+    def number(key: str) -> int:
+        return int(summary[key] or 0)
+
+    return CommitResult(
+        rows=number("added-records"),
+        bytes=number("added-files-size"),
+        files=number("added-data-files"),
+        snapshot_id=snapshot.snapshot_id,
+        already_committed=already_committed,
+        cursor=_cursor_of(snapshot),
+    )
+
+
+def _cursor_of(snapshot: Snapshot) -> dict[str, Any] | None:
+    raw = snapshot.summary[CURSOR] if snapshot.summary is not None else None
+    return json.loads(raw) if raw else None
+
+
+def _local_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    return parsed.path if parsed.scheme == "file" else uri
+
+
+def _fs_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return parsed.path
+    return f"{parsed.netloc}{parsed.path}"

@@ -1,0 +1,403 @@
+"""The body of a run, identical in the embedded pool and in Celery workers: claim, read, map, commit, report.
+
+Exactly once, step by step:
+1. The run is claimed with a lease (compare-and-set in the runs table); only the lease holder may
+   report on it, and a heartbeat keeps the lease while the run streams.
+2. If the dataset's history already holds a snapshot for this run id (an earlier attempt committed
+   and died before reporting), the run succeeds with those committed figures and reads nothing.
+3. Otherwise the window starts at the flow's cursor as committed in the dataset's last snapshot, so
+   a retried attempt reads exactly the rows the failed one would have.
+4. Rows are streamed into Parquet and committed as ONE snapshot carrying the run id and the new
+   cursor (`Lake.write_run`), which is idempotent per run id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+
+from headwater.connectors.base import Connector
+from headwater.domain import DeltaWindow, ReadRequest
+from headwater.errors import ConfigError, NotFound
+from headwater.lake import CommitResult, DatasetIdent, Lake
+from headwater.runs import report
+from headwater.runs.ledger import Ledger, RunRow
+from headwater.runs.model import RunEvent, RunSettings, RunStatus, Stage, decide, transition
+from headwater.runs.window import (
+    DeltaKind,
+    Window,
+    as_column_value,
+    decode,
+    delta_kind,
+    encode,
+    epoch_to_datetime,
+    time_end,
+)
+from headwater.store import Record, Store, now_ms
+
+log = logging.getLogger("headwater.runs")
+
+
+class CompiledMappingLike(Protocol):
+    """What a run needs of `headwater.mapping.CompiledMapping`."""
+
+    @property
+    def output_schema(self) -> pa.Schema: ...
+
+    @property
+    def input_columns(self) -> list[str] | tuple[str, ...]: ...
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch: ...
+
+
+Resolver = Callable[[Record], tuple[Connector, BaseModel]]
+MappingCompiler = Callable[[list[Any], pa.Schema], CompiledMappingLike]
+
+
+def _default_compiler(mappings: list[Any], schema: pa.Schema) -> CompiledMappingLike:
+    from headwater.mapping import compile_mapping  # type: ignore[import-not-found,unused-ignore]
+
+    compiled: CompiledMappingLike = compile_mapping(mappings, schema)
+    return compiled
+
+
+@dataclass
+class RunDeps:
+    """What executing a run needs; built by `headwater.service.runs.RunService.deps`."""
+
+    store: Store
+    lake: Lake
+    resolve: Resolver
+    settings: RunSettings
+    compile_mapping: MappingCompiler = _default_compiler
+
+
+class LeaseLost(Exception):
+    """Another worker took this run over; stop without reporting."""
+
+
+class Cancelled(Exception):
+    """The run must not proceed (its flow was deleted or disabled)."""
+
+
+class Heartbeat:
+    """Renews the run's lease in the background; `check()` raises LeaseLost once renewal fails."""
+
+    def __init__(self, ledger: Ledger, run_id: str, *, owner: str, settings: RunSettings) -> None:
+        self._ledger, self._run_id, self._owner, self._settings = ledger, run_id, owner, settings
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        lease_ms = int(self._settings.lease_seconds * 1000)
+        while not self._stop.wait(self._settings.heartbeat_seconds):
+            try:
+                if not self._ledger.heartbeat(self._run_id, owner=self._owner, lease_ms=lease_ms):
+                    self.lost = True
+                    return
+            except Exception:  # a metadata hiccup: keep trying until the lease really runs out
+                log.warning("heartbeat failed for run %s", self._run_id, exc_info=True)
+
+    def check(self) -> None:
+        if self.lost:
+            raise LeaseLost(self._run_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A flow snapshot taken when the run starts."""
+
+    flow: Record
+    connector: Connector
+    auth: BaseModel
+    table: str
+    ident: DatasetIdent
+    read_columns: tuple[str, ...] | None
+    mapping: CompiledMappingLike | None
+    output_schema: pa.Schema
+    delta: str | None
+    delta_type: pa.DataType | None
+    incremental: bool
+
+
+def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
+    """Claim and run `run_id`; the run's new status, or None when it was not ours to run."""
+    ledger = Ledger(deps.store)
+    row = ledger.claim(run_id, owner=owner, now=now_ms(), lease_ms=int(deps.settings.lease_seconds * 1000))
+    if row is None:
+        return None
+    return _Execution(deps, ledger, row, owner).run()
+
+
+class _Execution:
+    def __init__(self, deps: RunDeps, ledger: Ledger, row: RunRow, owner: str) -> None:
+        self.deps, self.ledger, self.row, self.owner = deps, ledger, row, owner
+        self.settings = deps.settings
+        self.stage = Stage.SOURCE
+        self.doc = report.started(row.doc, now=now_ms(), attempt=row.attempt)
+
+    def _finish(self, event: RunEvent, doc: dict[str, Any], *, not_before: int | None = None) -> RunStatus | None:
+        status = transition(RunStatus.IN_PROGRESS, event)
+        if not self.ledger.finish(self.row, owner=self.owner, event=event, doc=doc, not_before=not_before):
+            log.warning("run %s: lease lost before reporting %s", self.row.id, status)
+            return None
+        log.info("run %s (flow %s) -> %s", self.row.id, self.row.flow_id, status)
+        return status
+
+    def run(self) -> RunStatus | None:
+        row = self.row
+        if row.attempt > self.settings.max_claims:
+            return self._finish(
+                RunEvent.FAIL,
+                report.finished(
+                    self.doc,
+                    status=RunStatus.FAILED,
+                    now=now_ms(),
+                    error=("CONNECTOR-1001-500", f"The run was interrupted {row.attempt - 1} times (worker lost)."),
+                ),
+            )
+        self.ledger.save_doc(row.id, owner=self.owner, doc=self.doc)
+        with Heartbeat(self.ledger, row.id, owner=self.owner, settings=self.settings) as heartbeat:
+            try:
+                return self._copy(heartbeat)
+            except LeaseLost:
+                log.warning("run %s: lease lost while running; another worker owns it now", row.id)
+                return None
+            except Cancelled as exc:
+                return self._finish(
+                    RunEvent.CANCEL,
+                    report.finished(
+                        self.doc, status=RunStatus.CANCELLED, now=now_ms(), error=("CONNECTOR-1001-400", str(exc))
+                    ),
+                )
+            except Exception as exc:
+                decision = decide(exc, stage=self.stage, attempt=row.attempt, settings=self.settings)
+                status = transition(RunStatus.IN_PROGRESS, decision.event)
+                doc = report.finished(self.doc, status=status, now=now_ms(), error=(decision.code, decision.message))
+                not_before = None
+                if decision.event is RunEvent.RETRY:
+                    not_before = now_ms() + int(decision.retry_in_seconds * 1000)
+                    log.warning("run %s: %s; retry in %.1fs", row.id, decision.message, decision.retry_in_seconds)
+                return self._finish(decision.event, doc, not_before=not_before)
+
+    # -- the work -----------------------------------------------------------------------------
+    def _plan(self) -> Plan:
+        store, scope, row = self.deps.store, self.row.scope, self.row
+        flow = store.get("flow", scope, row.flow_id)
+        if flow is None:
+            raise Cancelled(f"The flow {row.flow_id} was deleted before the run started.")
+        if flow.doc.get("state") != "enabled":
+            raise Cancelled(f"The flow {row.flow_id} is {flow.doc.get('state')}: enable it to run it.")
+
+        def need(kind: str, resource_id: str) -> Record:
+            found = store.get(kind, scope, resource_id)
+            if found is None:
+                raise ConfigError(f"The {kind} {resource_id} used by flow {flow.id} no longer exists.")
+            return found
+
+        source = need("sourceConnection", flow.doc["sourceConnectionIds"][0])
+        target = need("targetConnection", flow.doc["targetConnectionIds"][0])
+        dataset = need("dataSet", target.doc["params"]["dataSetId"])
+        base = need("connection", source.doc["baseConnectionId"])
+        delta, mapping_id = None, None
+        for step in flow.doc.get("transformations", []):
+            name, params = str(step.get("name", "")).lower(), step.get("params", {})
+            if name == "copy" and isinstance(params.get("deltaColumn"), dict):
+                delta = params["deltaColumn"]["name"]
+            elif name == "mapping":
+                mapping_id = params.get("mappingId")
+        run_params = self.row.doc.get("params") or {}
+        if isinstance(run_params.get("deltaColumn"), dict):
+            delta = delta or run_params["deltaColumn"].get("name")
+
+        connector, auth = self.deps.resolve(base)
+        table = source.doc["params"]["tableName"]
+        try:
+            described = connector.describe(auth, table).arrow_schema
+        except NotFound:
+            raise ConfigError(f"The table {table!r} no longer exists or is not readable.") from None
+        selected = [c if isinstance(c, str) else c["name"] for c in source.doc["params"].get("columns") or []]
+        missing = [c for c in selected if c not in described.names]
+        if missing:
+            raise ConfigError(f"The column {missing[0]!r} of the source connection is no longer in {table!r}.")
+        input_schema = pa.schema([described.field(c) for c in selected]) if selected else described
+        read_columns: tuple[str, ...] | None = tuple(selected) if selected else None
+        mapping = None
+        output_schema = input_schema
+        if mapping_id:
+            mapping_record = need("mappingSet", mapping_id)
+            self.stage = Stage.PROCESS
+            mapping = self.deps.compile_mapping(mapping_record.doc["mappings"], input_schema)
+            self.stage = Stage.SOURCE
+            read_columns = tuple(mapping.input_columns)
+            output_schema = mapping.output_schema
+        delta_type = None
+        if delta:
+            if delta not in described.names:
+                raise ConfigError(f"The delta column {delta!r} is no longer in {table!r}.")
+            delta_type = described.field(delta).type
+        ice = dataset.doc["_iceberg"]
+        schedule = flow.doc.get("scheduleParams") or {}
+        incremental = bool(delta) and str(schedule.get("frequency", "once")).lower() != "once"
+        return Plan(
+            flow,
+            connector,
+            auth,
+            table,
+            DatasetIdent(str(ice["namespace"]), str(ice["table"])),
+            read_columns,
+            mapping,
+            output_schema,
+            delta,
+            delta_type,
+            incremental,
+        )
+
+    def _window(self, plan: Plan) -> tuple[Window | None, dict[str, Any] | None]:
+        """The rows this run reads, and the cursor it commits with them."""
+        params = self.row.doc.get("params") or {}
+        if plan.delta is None or plan.delta_type is None:
+            return None, None
+        if not plan.incremental:
+            # On-demand run of a one-time flow: the caller's window, no cursor (reference §12.4).
+            ws, we = params.get("windowStartTime"), params.get("windowEndTime")
+            if ws is None and we is None:
+                return None, None
+            start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
+            end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
+            return Window(plan.delta, start, end), None
+        committed = self.deps.lake.cursor(plan.ident, plan.flow.id)
+        if committed and committed.get("column") == plan.delta:
+            start = decode(committed.get("value"))
+        else:
+            schedule = plan.flow.doc.get("scheduleParams") or {}
+            backfill = str(schedule.get("backfill", "true")).lower() != "false"
+            start = None if backfill else as_column_value(epoch_to_datetime(schedule["startTime"]), plan.delta_type)
+        stored = self.row.doc.get("_window")
+        if stored and stored.get("column") == plan.delta and stored.get("end") is not None:
+            # A retry re-reads the same window the first attempt chose.
+            end = decode(stored["end"])
+        else:
+            end = self._end(plan, start)
+        window = Window(plan.delta, start, end)
+        return window, {"column": plan.delta, "value": encode(end if end is not None else start)}
+
+    def _end(self, plan: Plan, start: Any) -> Any:
+        assert plan.delta is not None and plan.delta_type is not None
+        kind = delta_kind(plan.delta_type)
+        now = dt.datetime.now(dt.UTC)
+        if kind in (DeltaKind.TIME, DeltaKind.DATE):
+            scheduled = dt.datetime.fromtimestamp(self.row.scheduled_at / 1000, tz=dt.UTC)
+            return time_end(
+                scheduled=scheduled, now=now, lag_seconds=self.settings.safety_lag_seconds, arrow_type=plan.delta_type
+            )
+        # Bounded by the newest value present now, exclusive: rows with that value wait a run.
+        request = ReadRequest(plan.table, columns=(plan.delta,), window=DeltaWindow(plan.delta, start, None))
+        newest = None
+        for batch in plan.connector.read(plan.auth, request):
+            value = pc.max(batch.column(0)).as_py()
+            if value is not None and (newest is None or value > newest):
+                newest = value
+        return newest if newest is not None else start
+
+    def _copy(self, heartbeat: Heartbeat) -> RunStatus | None:
+        plan = self._plan()
+        lake = self.deps.lake
+        if not lake.exists(plan.ident):
+            self.stage = Stage.PROCESS
+            lake.create_dataset(plan.ident, plan.output_schema)
+            self.stage = Stage.SOURCE
+        else:
+            done = lake.committed_run(plan.ident, self.row.id)
+            if done is not None:
+                return self._succeed(done, rows_in=done.rows, bytes_in=done.bytes)
+        window, cursor = self._window(plan)
+        self.doc = report.with_window(self.doc, window, incremental=plan.incremental, now=now_ms())
+        self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
+        if window is not None and (window.empty or (plan.incremental and window.end is None)):
+            log.info("run %s: empty window %s", self.row.id, window)
+            return self._succeed(None, rows_in=0, bytes_in=0)
+        counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
+        last_report = [now_ms()]
+
+        def publish(force: bool = False) -> None:
+            now = now_ms()
+            if force or now - last_report[0] >= self.settings.progress_seconds * 1000:
+                last_report[0] = now
+                self.doc = report.progressed(self.doc, now=now, **counts)
+                self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
+
+        def on_progress(rows: int, nbytes: int) -> None:
+            counts["bytes_out"] = nbytes
+
+        def stream() -> Iterator[pa.RecordBatch]:
+            request = ReadRequest(
+                plan.table,
+                columns=plan.read_columns,
+                window=DeltaWindow(window.column, window.start, window.end) if window else None,
+                parallelism=self.settings.read_parallelism,
+            )
+            self.stage = Stage.SOURCE
+            batches = iter(plan.connector.read(plan.auth, request))
+            while True:
+                self.stage = Stage.SOURCE
+                heartbeat.check()
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    self.stage = Stage.PROCESS  # what fails from here on is the lake's commit
+                    return
+                self.stage = Stage.PROCESS
+                counts["rows_in"] += batch.num_rows
+                counts["bytes_in"] += batch.nbytes
+                out = plan.mapping.apply(batch) if plan.mapping is not None else batch
+                counts["rows_out"] += out.num_rows
+                counts["batches"] += 1
+                publish(force=counts["batches"] == 1)
+                yield out
+
+        self.stage = Stage.PROCESS
+        result = lake.write_run(
+            plan.ident,
+            run_id=self.row.id,
+            flow_id=plan.flow.id,
+            batches=stream(),
+            cursor=cursor,
+            on_progress=on_progress,
+        )
+        heartbeat.check()
+        if result.already_committed:
+            return self._succeed(result, rows_in=result.rows, bytes_in=result.bytes)
+        return self._succeed(result, rows_in=counts["rows_in"], bytes_in=counts["bytes_in"])
+
+    def _succeed(self, result: CommitResult | None, *, rows_in: int, bytes_in: int) -> RunStatus | None:
+        doc = report.finished(
+            self.doc,
+            status=RunStatus.SUCCESS,
+            now=now_ms(),
+            rows_in=rows_in,
+            bytes_in=bytes_in,
+            rows_out=result.rows if result else 0,
+            bytes_out=result.bytes if result else 0,
+            files=result.files if result else 0,
+        )
+        if result is not None:
+            doc["_snapshotId"] = str(result.snapshot_id)
+        return self._finish(RunEvent.SUCCEED, doc)

@@ -1,0 +1,102 @@
+"""`scheduleParams` of a flow: validation with Adobe's error codes, and the parsed form the scheduler uses.
+
+Values are echoed as the client sent them (Adobe's examples send `"startTime": "1612310466"` as a
+string and GETs echo strings), so the stored doc keeps the raw values; `Schedule` holds the parsed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.errors import BadRequest
+
+FREQUENCIES = ("once", "minute", "hour", "day", "week")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule: start (epoch seconds), frequency, interval and backfill."""
+
+    start_time: int
+    frequency: str
+    interval: int = 1
+    backfill: bool = True
+
+    @property
+    def period_seconds(self) -> int:
+        return UNIT_SECONDS.get(self.frequency, 0) * self.interval
+
+    def due_times(self, *, after: int | None, until: int) -> list[int]:
+        """Scheduled times in (after, until], aligned to start_time + k * period."""
+        if self.start_time > until:
+            return []
+        if self.frequency == "once":
+            return [self.start_time] if after is None or after < self.start_time else []
+        period = self.period_seconds
+        if after is None or after < self.start_time:
+            first = self.start_time
+        else:
+            first = self.start_time + ((after - self.start_time) // period + 1) * period
+        times: list[int] = []
+        t = first
+        # Bounded: a flow created with a start time years ago does not flood the runs table.
+        while t <= until and len(times) < 1000:
+            times.append(t)
+            t += period
+        return times
+
+
+def _integer(value: Any, field: str, code: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"scheduleParams.{field} must be an integer.", code=code)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise BadRequest(f"scheduleParams.{field} must be an integer (or a numeric string).", code=code)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequest("scheduleParams.backfill must be true or false.", code="1000")
+
+
+def parse_schedule(params: Any) -> Schedule:
+    """Validate `scheduleParams` with the codes of Adobe's source errors (1317, 1361-1364, 1397)."""
+    if not isinstance(params, dict) or not params:
+        raise BadRequest("scheduleParams cannot be empty: give startTime and frequency.", code="1317")
+    unknown = set(params) - {"startTime", "frequency", "interval", "backfill"}
+    if unknown:
+        raise BadRequest(f"The field scheduleParams.{sorted(unknown)[0]} is not allowed.", code="1000")
+    if "startTime" not in params:
+        raise BadRequest("The mandatory field scheduleParams.startTime is not provided.", code="1317")
+    start = _integer(params["startTime"], "startTime", "1000")
+    if start < 0 or start > 32_503_680_000:
+        raise BadRequest("scheduleParams.startTime must be epoch seconds between 1970 and 3000.", code="1000")
+    frequency = params.get("frequency")
+    if not isinstance(frequency, str) or frequency.lower() not in FREQUENCIES:
+        raise BadRequest(
+            f"Invalid frequency {str(frequency)[:20]!r}: use one of once, minute, hour, day, week.", code="1397"
+        )
+    frequency = frequency.lower()
+    if frequency == "once":
+        if "interval" in params:
+            raise BadRequest("Interval is not allowed with one time ingestion.", code="1361")
+        if "backfill" in params:
+            raise BadRequest("The backfill flag is not allowed when frequency is set to once.", code="1364")
+        return Schedule(start, frequency, 1, True)
+    if "interval" not in params:
+        raise BadRequest(f"Interval is required with frequency {frequency}.", code="1362")
+    interval = _integer(params["interval"], "interval", "1362")
+    minimum = 15 if frequency == "minute" else 1
+    if interval < minimum:
+        raise BadRequest(f"Interval cannot be less than {minimum}.", code="1362")
+    if interval > 10_000:
+        raise BadRequest(f"Interval {interval} is not allowed with frequency: {frequency}.", code="1363")
+    backfill = _boolean(params.get("backfill", True))
+    return Schedule(start, frequency, interval, backfill)

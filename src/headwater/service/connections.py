@@ -1,0 +1,229 @@
+"""Base connections: create, read (secrets masked), patch, delete, test and explore."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from headwater.connectors.base import AuthMethod, Connector
+from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
+from headwater.service._core import (
+    Context,
+    ResourceService,
+    audit_fields,
+    id_and_etag,
+    new_id,
+    require_if_match,
+    stale_etag,
+)
+from headwater.service._patch import apply_ops, normalize_ops
+from headwater.service.specs import DATA_LAKE_SPEC_ID
+from headwater.store import Record
+from headwater.store.repository import etag_matches
+
+log = logging.getLogger("headwater.service.connections")
+
+MASK = "********"
+_CONN_STRING_SECRET = re.compile(r"(?i)((?:^|;)\s*(?:password|pwd)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)")
+_PATCHABLE = ("name", "description", "auth", "state")
+
+
+def redact_connection_string(text: str) -> str:
+    """Keep the server, database and user visible; hide the password value."""
+    return _CONN_STRING_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def masked_params(method: AuthMethod, params: dict[str, Any]) -> dict[str, Any]:
+    """The params a client may see: secrets masked (a connection string keeps its non-secret keys)."""
+    out: dict[str, Any] = {}
+    secret = method.secret_fields()
+    for key, value in params.items():
+        if key not in secret:
+            out[key] = value
+        elif key == "connectionString" and isinstance(value, str):
+            out[key] = redact_connection_string(value)
+        else:
+            out[key] = MASK
+    return out
+
+
+class ConnectionService(ResourceService):
+    """`/connections`."""
+
+    kind = "connection"
+    api_name = "connections"
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _connector(self, spec_id: str) -> Connector:
+        if spec_id == DATA_LAKE_SPEC_ID or spec_id not in self.core.registry:
+            raise BadRequest(
+                f"The spec ID provided is invalid: {spec_id[:64]!r} is not a source connection spec.", code="1413"
+            )
+        return self.core.registry.get(spec_id)
+
+    def _split(self, method: AuthMethod, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Validate params, then keep the public part in the doc and seal the secrets."""
+        method.parse(params)
+        secret_keys = method.secret_fields()
+        secrets = {k: v for k, v in params.items() if k in secret_keys}
+        return masked_params(method, params), self.core.box.seal(secrets)
+
+    def _full_params(self, record: Record) -> dict[str, Any]:
+        secrets = self.core.box.open(record.secrets)
+        public = {k: v for k, v in record.doc["auth"]["params"].items() if k not in secrets}
+        return {**public, **secrets}
+
+    def resolve(self, ctx: Context, connection_id: str) -> tuple[Connector, BaseModel, Record]:
+        """The connector and parsed credentials of a stored connection (for test, explore and runs)."""
+        record = self.record(ctx, connection_id)
+        return (*self.resolve_record(record), record)
+
+    def resolve_record(self, record: Record) -> tuple[Connector, BaseModel]:
+        connector = self._connector(record.doc["connectionSpec"]["id"])
+        method = connector.spec.auth_method(record.doc["auth"]["specName"])
+        return connector, method.parse(self._full_params(record))
+
+    # -- operations ---------------------------------------------------------------------------
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, str]:
+        spec_ref = body["connectionSpec"]
+        connector = self._connector(spec_ref["id"])
+        auth = body["auth"]
+        method = connector.spec.auth_method(auth["specName"])
+        public, sealed = self._split(method, auth["params"])
+        doc: dict[str, Any] = {
+            "name": body["name"],
+            "description": body.get("description", ""),
+            "connectionSpec": {"id": connector.spec.id, "version": spec_ref.get("version") or connector.spec.version},
+            "state": "enabled",
+            "auth": {"specName": auth["specName"], "params": public},
+            **audit_fields(ctx, created=True),
+        }
+        if auth.get("type"):
+            doc["auth"]["type"] = auth["type"]
+        record = self.core.store.insert(self.kind, ctx.scope, id=new_id(), doc=doc, secrets=sealed)
+        log.info("connection created id=%s spec=%s auth=%s", record.id, connector.spec.name, method.name)
+        return id_and_etag(record)
+
+    def patch(self, ctx: Context, connection_id: str, if_match: str | None, body: Any) -> dict[str, str]:
+        supplied = require_if_match(if_match)
+        ops = normalize_ops(body)
+        record = self.record(ctx, connection_id)
+        if not etag_matches(record.etag, supplied):
+            raise stale_etag(supplied, record.etag)
+        if record.doc.get("state") not in ("enabled", "disabled", "initializing"):
+            raise BadRequest(
+                "Delete or Update can only be applied on connection with enabled, disabled or initializing state.",
+                code="1416",
+            )
+        for op in ops:
+            top = op["path"].split("/")[1]
+            if top == "connectionSpec":
+                raise BadRequest("The connection spec of a connection cannot be updated.", code="1414")
+            if top not in _PATCHABLE:
+                raise BadRequest(f"The path {op['path'][:200]} provided in ops is invalid.", code="1365")
+        current = {
+            "name": record.doc["name"],
+            "description": record.doc.get("description", ""),
+            "state": record.doc["state"],
+            "auth": {**record.doc["auth"], "params": self._full_params(record)},
+        }
+        patched = apply_ops(current, ops)
+        self._validate_patched(patched)
+        connector = self._connector(record.doc["connectionSpec"]["id"])
+        method = connector.spec.auth_method(patched["auth"]["specName"])
+        public, sealed = self._split(method, patched["auth"]["params"])
+        doc = {
+            **record.doc,
+            "name": patched["name"],
+            "description": patched.get("description", ""),
+            "state": patched["state"],
+            "auth": {**patched["auth"], "params": public},
+            **audit_fields(ctx, created=False),
+        }
+        updated = self.core.store.update(
+            self.kind, ctx.scope, connection_id, doc=doc, secrets=sealed, expected_etag=record.etag
+        )
+        return id_and_etag(updated)
+
+    @staticmethod
+    def _validate_patched(patched: dict[str, Any]) -> None:
+        if not isinstance(patched.get("name"), str) or not patched["name"].strip():
+            raise BadRequest("The field name must be a non-empty string.", code="1455")
+        if not isinstance(patched.get("description", ""), str):
+            raise BadRequest("The field description must be a string.", code="1455")
+        if patched.get("state") not in ("enabled", "disabled"):
+            raise BadRequest("State must be one of enabled, disabled.", code="1456")
+        auth = patched.get("auth")
+        if not isinstance(auth, dict) or not isinstance(auth.get("specName"), str):
+            raise BadRequest("The field auth.specName is required.", code="1455")
+        if not isinstance(auth.get("params"), dict):
+            raise BadRequest("The field auth.params must be an object.", code="1455")
+        unknown = set(auth) - {"specName", "params", "type"}
+        if unknown:
+            raise BadRequest(f"The field auth.{sorted(unknown)[0]} is not allowed.", code="1455")
+
+    def before_delete(self, ctx: Context, resource_id: str) -> None:
+        sources = [
+            r.id
+            for r in self.core.store.list("sourceConnection", ctx.scope)
+            if r.doc.get("baseConnectionId") == resource_id
+        ]
+        if not sources:
+            return
+        for flow in self.core.store.list("flow", ctx.scope):
+            if set(flow.doc.get("sourceConnectionIds", [])) & set(sources):
+                raise BadRequest(
+                    f"The base connection with the ID {resource_id} cannot be deleted because the base "
+                    "connection is being used in one or more flows. Please ensure that corresponding flows "
+                    "are deleted before deleting a base connection.",
+                    code="1418",
+                )
+
+    def test(self, ctx: Context, connection_id: str) -> dict[str, Any]:
+        """Connect for real. A failure is reported in the body (`result: false`) with an actionable message."""
+        connector, auth, _ = self.resolve(ctx, connection_id)
+        try:
+            connector.check(auth)
+        except (ConfigError, TransientError) as exc:
+            log.info("connection test failed id=%s code=%s", connection_id, exc.code)
+            return {
+                "result": False,
+                "errors": [{"code": f"CONNECTOR-{exc.code}-{exc.status}", "message": exc.message}],
+            }
+        return {"result": True}
+
+    def explore(
+        self,
+        ctx: Context,
+        connection_id: str,
+        *,
+        object_type: str | None,
+        object_path: str | None,
+        preview: str | None,
+        preview_rows: int = 100,
+    ) -> Any:
+        connector, auth, _ = self.resolve(ctx, connection_id)
+        kind = (object_type or "").lower()
+        if kind not in ("root", "table"):
+            raise BadRequest(
+                f"The objectType parameter must be root or table (got {str(object_type)[:40]!r}).",
+                code="1358",
+            )
+        if kind == "root":
+            return [item.to_json() for item in connector.list_objects(auth)]
+        if not object_path:
+            raise BadRequest("The object cannot be empty for objectType=table.", code="1337")
+        want_preview = (preview or "false").lower()
+        if want_preview not in ("true", "false"):
+            raise BadRequest("The preview parameter must be true or false.", code="1000")
+        try:
+            if want_preview == "true":
+                return connector.preview(auth, object_path, limit=preview_rows).to_json()
+            return connector.describe(auth, object_path).to_json()
+        except NotFound:
+            raise NotFound(
+                "table", object_path, f"The table {object_path[:200]!r} was not found or is not readable."
+            ) from None

@@ -1,0 +1,233 @@
+"""Catalog datasets (`/data/foundation/catalog/dataSets`): each dataset is one Apache Iceberg table.
+
+A dataset's schema is given (`schema.columns`), taken from an explored source table (`source`),
+or — as in Adobe's tutorials, where a dataset names an XDM schema Headwater does not host — set by
+the first run that writes to it (`ensure_table`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from headwater.errors import BadRequest, NotFound
+from headwater.service._core import Context, Core, ResourceService, audit_fields
+from headwater.store import Record
+
+if TYPE_CHECKING:
+    from headwater.lake import DatasetIdent, Lake
+
+_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
+_SIMPLE_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "short": pa.int16(),
+    "int": pa.int32(),
+    "integer": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "date-time": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+    "binary": pa.binary(),
+}
+
+
+def arrow_type(name: str, *, field: str) -> pa.DataType:
+    """A platform type name (`string`, `long`, `date-time`, `decimal(18,4)`, ...) as an Arrow type."""
+    key = name.strip().lower()
+    if key in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[key]
+    match = _DECIMAL.match(key)
+    if match and 1 <= int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
+        return pa.decimal128(int(match.group(1)), int(match.group(2)))
+    raise BadRequest(
+        f"{field}: unknown type {name[:40]!r}. Use one of {', '.join(_SIMPLE_TYPES)} or decimal(p,s) with p <= 38.",
+        code="1000",
+    )
+
+
+def lake_ident(record: Record) -> DatasetIdent:
+    """The Iceberg (namespace, table) of a dataset record."""
+    from headwater.lake import DatasetIdent
+
+    ice = record.doc["_iceberg"]
+    return DatasetIdent(str(ice["namespace"]), str(ice["table"]))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class DatasetService(ResourceService):
+    """Datasets of the Catalog API, stored as Iceberg tables in the lake."""
+
+    kind = "dataSet"
+    api_name = "dataSets"
+
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
+        self._lake: Lake | None = None
+
+    @property
+    def lake(self) -> Lake:
+        if self._lake is None:
+            from headwater.lake import Lake
+
+            self._lake = Lake.from_settings(self.core.settings)
+        return self._lake
+
+    def _schema_from_body(self, ctx: Context, body: dict[str, Any]) -> pa.Schema | None:
+        given, source = body.get("schema"), body.get("source")
+        if given is not None and source is not None:
+            raise BadRequest("Give either schema or source for a dataset, not both.", code="1000")
+        if given is not None:
+            columns = given.get("columns") if isinstance(given, dict) else None
+            if not isinstance(columns, list) or not columns:
+                raise BadRequest("schema.columns must be a non-empty array of {name, type}.", code="1000")
+            fields = []
+            for i, col in enumerate(columns):
+                if not isinstance(col, dict) or not isinstance(col.get("name"), str) or not col["name"]:
+                    raise BadRequest(f"schema.columns[{i}] needs a name.", code="1000")
+                if not isinstance(col.get("type"), str):
+                    raise BadRequest(f"schema.columns[{i}] needs a type.", code="1000")
+                fields.append(pa.field(col["name"], arrow_type(col["type"], field=f"schema.columns[{i}].type")))
+            if len({f.name for f in fields}) != len(fields):
+                raise BadRequest("schema.columns lists a column twice.", code="1000")
+            return pa.schema(fields)
+        if source is not None:
+            from headwater.service.connections import ConnectionService
+
+            if (
+                not isinstance(source, dict)
+                or not isinstance(source.get("connectionId"), str)
+                or not isinstance(source.get("tableName"), str)
+            ):
+                raise BadRequest("source needs connectionId and tableName.", code="1000")
+            connector, auth, _ = ConnectionService(self.core).resolve(ctx, source["connectionId"])
+            try:
+                table = connector.describe(auth, source["tableName"])
+            except NotFound:
+                raise BadRequest(
+                    f"The source table {source['tableName'][:200]!r} was not found.", code="1330"
+                ) from None
+            schema = table.arrow_schema
+            wanted = source.get("columns")
+            if wanted is not None:
+                if not isinstance(wanted, list) or not all(isinstance(c, str) for c in wanted):
+                    raise BadRequest("source.columns must be an array of column names.", code="1000")
+                missing = [c for c in wanted if c not in schema.names]
+                if missing:
+                    raise BadRequest(f"source.columns names an unknown column {missing[0][:100]!r}.", code="1330")
+                schema = pa.schema([schema.field(c) for c in wanted])
+            return schema
+        return None
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> list[str]:
+        allowed = {"name", "description", "schemaRef", "schema", "source", "tags", "fileDescription"}
+        unknown = set(body) - allowed
+        if unknown:
+            raise BadRequest(f"The field {sorted(unknown)[0]} is not allowed in a dataset.", code="1000")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest("The mandatory field name is not provided.", code="1000")
+        schema = self._schema_from_body(ctx, body)
+        dataset_id = secrets.token_hex(12)
+        from headwater.lake import DatasetIdent, namespace_for
+
+        ident = DatasetIdent(namespace_for(ctx.scope.org, ctx.scope.sandbox), f"ds_{dataset_id}")
+        doc: dict[str, Any] = {
+            "name": name,
+            "description": body.get("description", "") if isinstance(body.get("description", ""), str) else "",
+            "schemaRef": body.get("schemaRef"),
+            "tags": body.get("tags", {}),
+            "_iceberg": {"namespace": ident[0], "table": ident[1]},
+            **audit_fields(ctx, created=True),
+        }
+        if schema is not None:
+            self.lake.create_dataset(ident, schema)
+        self.core.store.insert(self.kind, ctx.scope, id=dataset_id, doc=doc)
+        return [f"@/dataSets/{dataset_id}"]
+
+    def ensure_table(self, record: Record, schema: pa.Schema) -> None:
+        """Create the dataset's table on first write when it was created without a schema."""
+        ident = lake_ident(record)
+        if not self.lake.exists(ident):
+            self.lake.create_dataset(ident, schema)
+
+    def view(self, record: Record) -> dict[str, Any]:
+        ident = lake_ident(record)
+        public = {k: v for k, v in record.doc.items() if not k.startswith("_")}
+        out: dict[str, Any] = {
+            **public,
+            "imsOrg": record.scope.org,
+            "sandboxId": record.scope.sandbox_id,
+            "sandboxName": record.scope.sandbox,
+            "created": record.created_at,
+            "updated": record.updated_at,
+            "createdUser": public.pop("createdBy", None),
+            "version": "1.0.0",
+            "id": record.id,
+        }
+        out.pop("createdClient", None)
+        out.pop("updatedClient", None)
+        out.pop("updatedBy", None)
+        if self.lake.exists(ident):
+            schema = self.lake.schema(ident)
+            out["schema"] = {"columns": [{"name": f.name, "type": str(f.type)} for f in schema]}
+            out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": len(self.lake.data_files(ident))}
+        else:
+            out["schema"] = None
+            out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": 0}
+        return out
+
+    def get_catalog(self, ctx: Context, dataset_id: str) -> dict[str, Any]:
+        return {dataset_id: self.view(self.record(ctx, dataset_id))}
+
+    def list_catalog(self, ctx: Context, *, limit: int, start: int) -> dict[str, Any]:
+        records = self.core.store.list(self.kind, ctx.scope)[start : start + limit]
+        return {r.id: self.view(r) for r in records}
+
+    def delete_catalog(self, ctx: Context, dataset_id: str) -> list[str]:
+        record = self.record(ctx, dataset_id)
+        for target in self.core.store.list("targetConnection", ctx.scope):
+            if target.doc.get("params", {}).get("dataSetId") == dataset_id:
+                raise BadRequest(
+                    f"The dataset {dataset_id} is the target of target connection {target.id}: delete it first.",
+                    code="1447",
+                )
+        ident = lake_ident(record)
+        if self.lake.exists(ident):
+            self.lake.drop_dataset(ident)
+        self.core.store.delete(self.kind, ctx.scope, dataset_id)
+        return [f"@/dataSets/{dataset_id}"]
+
+    def preview(self, ctx: Context, dataset_id: str, *, limit: int = 100) -> dict[str, Any]:
+        record = self.record(ctx, dataset_id)
+        ident = lake_ident(record)
+        if not self.lake.exists(ident):
+            return {"columns": [], "data": [], "rowCount": 0}
+        table = self.lake.preview(ident, limit=limit)
+        rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+        return {
+            "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
+            "data": rows,
+            "rowCount": self.lake.row_count(ident),
+        }

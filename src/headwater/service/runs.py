@@ -1,0 +1,265 @@
+"""`/runs` of the Flow Service: list, get, on-demand create, RE_TRIGGER; and the wiring of the run engine.
+
+Choices where Adobe's sources disagree (reference §12, §16):
+- On-demand create returns 201 `{"items": [{"id", "etag"}]}` (the newest doc), and the new run shows
+  status `pending` (Headwater's status vocabulary, see `headwater.runs.model`) rather than `scheduled`.
+- Window params (`startTime`, `windowStartTime`, `windowEndTime`) below 1e11 are epoch seconds,
+  larger ones milliseconds.
+- On-demand runs need a `frequency: once` flow (1386). A run's `deltaColumn` is fixed by the flow's
+  first run that named one: later runs of the flow must repeat it (1382) and a window without one
+  is refused (1383). The flow itself is not patched.
+- RE_TRIGGER needs a failed or cancelled run (1387) of an enabled flow (1388) and returns 200 with the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import BadRequest, NotFound
+from headwater.runs.ledger import Ledger, RunRow, new_run_id
+from headwater.runs.model import InvalidTransition, RunEvent, RunSettings, RunStatus, transition
+from headwater.runs.report import new_doc
+from headwater.runs.window import epoch_to_datetime
+from headwater.service._core import Context, Core, audit_fields
+from headwater.service._query import ListQuery, run_query
+
+if TYPE_CHECKING:  # imported lazily at run time: the API process need not load pyiceberg to start
+    from headwater.lake import Lake
+    from headwater.runs.executor import RunEngine
+    from headwater.runs.task import RunDeps
+
+_PARAM_KEYS = {"startTime", "windowStartTime", "windowEndTime", "deltaColumn"}
+
+
+def _epoch_ms(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().lstrip("-").isdigit():
+        raise BadRequest(f"params.{field} must be an epoch time in seconds or milliseconds.", code="1380")
+    return int(epoch_to_datetime(int(value)).timestamp() * 1000)
+
+
+class RunService:
+    """Flow runs: the API operations and the engine that executes them."""
+
+    api_name = "runs"
+
+    def __init__(self, core: Core, *, lake: Callable[[], Lake] | None = None) -> None:
+        self.core = core
+        self.ledger = Ledger(core.store)
+        self.settings = RunSettings()
+        self._lake_factory = lake
+        self._lake: Lake | None = None
+        self.on_created: Callable[[], None] | None = None
+
+    # -- views --------------------------------------------------------------------------------
+    def view(self, row: RunRow) -> dict[str, Any]:
+        public = {k: v for k, v in row.doc.items() if not k.startswith("_")}
+        metrics = public.get("metrics", {})
+        status = dict(metrics.get("statusSummary", {}))
+        status["status"] = row.status.value  # the column is the truth (a lease can expire silently)
+        kind = "incremental" if public.get("trigger") == "schedule" else "adhoc"
+        return {
+            "id": row.id,
+            "flowId": row.flow_id,
+            "createdAt": row.created_at,
+            "updatedAt": row.updated_at,
+            "createdBy": public.pop("createdBy", None),
+            "updatedBy": public.pop("updatedBy", None),
+            "createdClient": public.pop("createdClient", None),
+            "updatedClient": public.pop("updatedClient", None),
+            "sandboxId": row.scope.sandbox_id,
+            "sandboxName": row.scope.sandbox,
+            "imsOrgId": row.scope.org,
+            "providerRefId": f"{kind}-{row.attempt}:{row.id}",
+            **public,
+            "scheduledAtUTC": row.scheduled_at,
+            "metrics": {**metrics, "statusSummary": status},
+            "etag": row.etag,
+        }
+
+    def _row(self, ctx: Context, run_id: str) -> RunRow:
+        row = self.ledger.get(run_id)
+        if row is None or row.scope != ctx.scope:
+            raise NotFound(self.api_name, run_id)
+        return row
+
+    def get(self, ctx: Context, run_id: str) -> dict[str, Any]:
+        return {"items": [self.view(self._row(ctx, run_id))]}
+
+    def list(self, ctx: Context, query: ListQuery) -> dict[str, Any]:
+        # `property=flowId==…` is the documented way to list runs: push it into SQL, filter the rest.
+        flow_ids = None
+        for term in query.terms:
+            if term.path == "flowId" and term.op == "==":
+                flow_ids = list(term.values)
+                break
+        items = [self.view(r) for r in self.ledger.for_scope(ctx.scope, flow_ids=flow_ids)]
+        return run_query(
+            items,
+            query,
+            tokens=self.core.page_tokens,
+            base_path="/runs",
+            default_limit=self.core.settings.default_page_size,
+        )
+
+    # -- on demand ------------------------------------------------------------------------------
+    def create(self, ctx: Context, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("flowId"), str) or not body["flowId"]:
+            raise BadRequest("Failed to create flow run. Error message: flowId is required.", code="1380")
+        unknown = set(body) - {"flowId", "params"}
+        if unknown:
+            raise BadRequest(
+                f"Failed to create flow run. Error message: {sorted(unknown)[0]} is not allowed.", code="1380"
+            )
+        flow = self.core.store.get("flow", ctx.scope, body["flowId"])
+        if flow is None:
+            raise NotFound("flows", body["flowId"])
+        schedule = flow.doc.get("scheduleParams") or {}
+        frequency = str(schedule.get("frequency", "")).lower()
+        if frequency != "once":
+            raise BadRequest(
+                f"The flowId={flow.id} with scheduleParams frequency={frequency or 'none'} is not supported for "
+                "creating flow runs.",
+                code="1386",
+            )
+        if flow.doc.get("state") != "enabled":
+            raise BadRequest(f"The flow {flow.id} is {flow.doc.get('state')}: enable it to run it.", code="1388")
+        params = body.get("params") or {}
+        if not isinstance(params, dict) or set(params) - _PARAM_KEYS:
+            raise BadRequest(
+                "Failed to create flow run. Error message: params may hold startTime, windowStartTime, "
+                "windowEndTime and deltaColumn.",
+                code="1380",
+            )
+        start_ms = _epoch_ms(params["startTime"], "startTime") if "startTime" in params else None
+        ws = _epoch_ms(params["windowStartTime"], "windowStartTime") if "windowStartTime" in params else None
+        we = _epoch_ms(params["windowEndTime"], "windowEndTime") if "windowEndTime" in params else None
+        if ws is not None and we is not None and we < ws:
+            raise BadRequest(
+                f"WindowEndTime={params['windowEndTime']} cannot be before "
+                f"Window StartTime={params['windowStartTime']}.",
+                code="1381",
+            )
+        self._check_delta(ctx, flow.id, params, windowed=ws is not None or we is not None)
+        doc = new_doc(
+            flow_spec=flow.doc.get("flowSpec", {}),
+            trigger="onDemand",
+            params=params,
+            audit=audit_fields(ctx, created=True),
+        )
+        scheduled = start_ms if start_ms is not None else int(time.time() * 1000)
+        run_id = new_run_id()
+        # (flow, scheduled time) is unique; two on-demand runs in the same millisecond take the next one.
+        for offset in range(1000):
+            if self.ledger.insert(
+                run_id=run_id, scope=ctx.scope, flow_id=flow.id, scheduled_at=scheduled + offset, doc=doc
+            ):
+                break
+        else:  # pragma: no cover - a thousand runs of one flow in one millisecond
+            raise BadRequest("Failed to create flow run. Error message: too many runs at once.", code="1380")
+        if self.on_created is not None:
+            self.on_created()
+        row = self.ledger.get(run_id)
+        assert row is not None
+        return {"items": [{"id": row.id, "etag": row.etag}]}
+
+    def _check_delta(self, ctx: Context, flow_id: str, params: dict[str, Any], *, windowed: bool) -> None:
+        given = params.get("deltaColumn")
+        if given is not None and (
+            not isinstance(given, dict) or not isinstance(given.get("name"), str) or not given["name"]
+        ):
+            raise BadRequest("params.deltaColumn must be an object with a name.", code="1380")
+        earlier = None
+        for row in self.ledger.for_scope(ctx.scope, flow_ids=[flow_id]):
+            delta = (row.doc.get("params") or {}).get("deltaColumn")
+            if isinstance(delta, dict) and delta.get("name"):
+                earlier = delta["name"]
+                break
+        if given is not None and earlier is not None and given["name"] != earlier:
+            raise BadRequest(
+                "The delta column should match the value present in the flow's Copy transformations.", code="1382"
+            )
+        if windowed and given is None and earlier is None:
+            raise BadRequest("The delta column is missing in the params received for creating a flow run.", code="1383")
+        if windowed and given is None:
+            params["deltaColumn"] = {"name": earlier}
+
+    # -- actions --------------------------------------------------------------------------------
+    def action(self, ctx: Context, run_id: str, op: str | None) -> dict[str, Any]:
+        if (op or "").upper().replace("-", "_") != "RE_TRIGGER":
+            raise BadRequest(f"Unsupported flow run action {str(op)[:20]!r}: use RE_TRIGGER.", code="1401")
+        row = self._row(ctx, run_id)
+        flow = self.core.store.get("flow", ctx.scope, row.flow_id)
+        state = flow.doc.get("state") if flow else "deleted"
+        if state != "enabled":
+            raise BadRequest(
+                f"The flow={row.flow_id} is in state={state} and cannot be re-triggered. The flow must be in "
+                "enabled state for re-triggering.",
+                code="1388",
+            )
+        try:
+            transition(row.status, RunEvent.RETRIGGER)
+        except InvalidTransition:
+            raise BadRequest(
+                f"The flowRunId={row.id} is in an invalid state={row.status} for re-triggering.", code="1387"
+            ) from None
+        doc = dict(row.doc)
+        doc["metrics"] = {**doc["metrics"], "statusSummary": {"status": RunStatus.PENDING.value, "errors": []}}
+        doc.pop("progress", None)
+        doc |= audit_fields(ctx, created=False)
+        updated = self.ledger.retrigger(row, doc=doc)
+        if updated is None:
+            raise BadRequest(f"The flowRunId={row.id} changed meanwhile; try again.", code="1387")
+        if self.on_created is not None:
+            self.on_created()
+        return {"items": [self.view(updated)]}
+
+    # -- the engine -----------------------------------------------------------------------------
+    @property
+    def lake(self) -> Lake:
+        if self._lake is None:
+            if self._lake_factory is not None:
+                self._lake = self._lake_factory()
+            else:
+                from headwater.lake import Lake
+
+                self._lake = Lake.from_settings(self.core.settings)
+        return self._lake
+
+    def deps(self) -> RunDeps:
+        from headwater.runs.task import RunDeps
+        from headwater.service.connections import ConnectionService
+
+        return RunDeps(
+            store=self.core.store,
+            lake=self.lake,
+            resolve=ConnectionService(self.core).resolve_record,
+            settings=self.settings,
+        )
+
+    def engine(self, *, workers: int | None = None, schedule: bool = True) -> RunEngine:
+        """The embedded executor (or, with `broker_url` set, the scheduler feeding Celery)."""
+        from headwater.runs.executor import RunEngine
+
+        enqueue = None
+        if self.core.settings.broker_url:
+            from headwater.runs.celery_app import create_celery, enqueuer
+
+            enqueue = enqueuer(create_celery(self.core.settings.broker_url))
+        engine = RunEngine(
+            self.deps(),
+            workers=self.core.settings.workers if workers is None else workers,
+            schedule=schedule,
+            scheduler_interval=self.core.settings.scheduler_interval_seconds,
+            enqueue=enqueue,
+        )
+        self.on_created = engine.wake
+        return engine
+
+    def start_background(self) -> Callable[[], None]:
+        """The `headwater serve` lifecycle hook: start the engine unless disabled; returns its stop."""
+        if not self.core.settings.run_embedded_executor:
+            return lambda: None
+        engine = self.engine().start()
+        return engine.stop

@@ -1,0 +1,250 @@
+"""The store's one entry point: resources by (kind, org, sandbox, id), with etag compare-and-set."""
+
+from __future__ import annotations
+
+import builtins
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import StaticPool
+
+from headwater.errors import PreconditionFailed, TransientError
+from headwater.store.tables import api_clients, resources
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_etag() -> str:
+    """A Cosmos-DB-style quoted etag, as Adobe returns them: the JSON string holds literal quotes."""
+    return f'"{uuid.uuid4()}"'
+
+
+def etag_matches(current: str, supplied: str) -> bool:
+    """If-Match comparison that accepts quoted, unquoted and weak (W/) forms."""
+
+    def bare(value: str) -> str:
+        value = value.strip()
+        if value.startswith("W/"):
+            value = value[2:]
+        return value.strip().strip('"')
+
+    return bare(current) == bare(supplied)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tenant of a resource: an IMS org and a sandbox inside it."""
+
+    org: str
+    sandbox: str
+
+    @property
+    def sandbox_id(self) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"headwater:{self.org}:{self.sandbox}"))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored resource."""
+
+    id: str
+    kind: str
+    scope: Scope
+    doc: dict[str, Any]
+    secrets: bytes | None
+    etag: str
+    created_at: int
+    updated_at: int
+
+    def __repr__(self) -> str:  # secrets stay out of reprs even encrypted
+        return f"Record(kind={self.kind!r}, id={self.id!r}, etag={self.etag!r})"
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if in_memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers proceed while a run commits; busy_timeout rides out short write locks.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Store:
+    """Persistence for API clients and Flow Service resources."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(_engine(url))
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction; a lost metadata database surfaces as a TransientError."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise TransientError(
+                "The metadata database is unavailable; try again shortly. "
+                f"({type(exc.orig).__name__ if exc.orig else 'OperationalError'})"
+            ) from None
+
+    # -- API clients --------------------------------------------------------------------------
+    def add_client(self, *, client_id: str, org: str, name: str, secret_hash: str) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                insert(api_clients).values(
+                    client_id=client_id, org=org, name=name, secret_hash=secret_hash, created_at=now_ms()
+                )
+            )
+
+    def get_client(self, client_id: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(select(api_clients).where(api_clients.c.client_id == client_id)).mappings().first()
+        return dict(row) if row else None
+
+    # -- resources ----------------------------------------------------------------------------
+    @staticmethod
+    def _record(row: Any) -> Record:
+        return Record(
+            id=row.id,
+            kind=row.kind,
+            scope=Scope(row.org, row.sandbox),
+            doc=row.doc,
+            secrets=row.secrets,
+            etag=row.etag,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def insert(self, kind: str, scope: Scope, *, id: str, doc: dict[str, Any], secrets: bytes | None = None) -> Record:
+        ts = now_ms()
+        etag = new_etag()
+        with self.begin() as conn:
+            conn.execute(
+                insert(resources).values(
+                    id=id,
+                    kind=kind,
+                    org=scope.org,
+                    sandbox=scope.sandbox,
+                    doc=doc,
+                    secrets=secrets,
+                    etag=etag,
+                    created_at=ts,
+                    updated_at=ts,
+                )
+            )
+        return Record(id, kind, scope, doc, secrets, etag, ts, ts)
+
+    def get(self, kind: str, scope: Scope, id: str) -> Record | None:
+        with self.begin() as conn:
+            row = conn.execute(
+                select(resources).where(
+                    resources.c.id == id,
+                    resources.c.kind == kind,
+                    resources.c.org == scope.org,
+                    resources.c.sandbox == scope.sandbox,
+                )
+            ).first()
+        return self._record(row) if row else None
+
+    def list(self, kind: str, scope: Scope) -> list[Record]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(resources)
+                .where(resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox)
+                .order_by(resources.c.created_at, resources.c.id)
+            ).all()
+        return [self._record(r) for r in rows]
+
+    def list_all(self, kind: str) -> builtins.list[Record]:
+        """Every resource of a kind across tenants (the scheduler's view)."""
+        with self.begin() as conn:
+            rows = conn.execute(select(resources).where(resources.c.kind == kind)).all()
+        return [self._record(r) for r in rows]
+
+    def update(
+        self,
+        kind: str,
+        scope: Scope,
+        id: str,
+        *,
+        doc: dict[str, Any],
+        secrets: bytes | None,
+        expected_etag: str,
+    ) -> Record:
+        """Replace a resource if its etag is still `expected_etag` (compare-and-set), else 412."""
+        ts = now_ms()
+        etag = new_etag()
+        with self.begin() as conn:
+            result = conn.execute(
+                update(resources)
+                .where(
+                    resources.c.id == id,
+                    resources.c.kind == kind,
+                    resources.c.org == scope.org,
+                    resources.c.sandbox == scope.sandbox,
+                    resources.c.etag == expected_etag,
+                )
+                .values(doc=doc, secrets=secrets, etag=etag, updated_at=ts)
+            )
+            if result.rowcount != 1:
+                raise PreconditionFailed(
+                    f"The resource {id} was changed by another request; fetch it again and retry with its new etag."
+                )
+            row = conn.execute(select(resources.c.created_at).where(resources.c.id == id)).one()
+        return Record(id, kind, scope, doc, secrets, etag, row.created_at, ts)
+
+    def delete(self, kind: str, scope: Scope, id: str) -> bool:
+        with self.begin() as conn:
+            result = conn.execute(
+                delete(resources).where(
+                    resources.c.id == id,
+                    resources.c.kind == kind,
+                    resources.c.org == scope.org,
+                    resources.c.sandbox == scope.sandbox,
+                )
+            )
+        return bool(result.rowcount)

@@ -1,0 +1,70 @@
+"""Store tables (SQLAlchemy Core). The schema is owned by Alembic migrations in `migrations/`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# API credentials for the token endpoint; only a salted hash of the secret is kept.
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("org", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("secret_hash", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Every Flow Service instance resource (connection, sourceConnection, targetConnection, flow,
+# dataSet, mappingSet) is one row: the public JSON in `doc`, secrets encrypted in `secrets`.
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("org", String(255), nullable=False),
+    Column("sandbox", String(64), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("secrets", LargeBinary, nullable=True),
+    Column("etag", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_resources_scope", "kind", "org", "sandbox", "created_at"),
+)
+
+# Flow runs. (flow_id, scheduled_at) is unique so two schedulers never create the same run twice.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org", String(255), nullable=False),
+    Column("sandbox", String(64), nullable=False),
+    Column("flow_id", String(64), nullable=False),
+    Column("scheduled_at", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("flow_id", "scheduled_at", name="uq_runs_flow_scheduled"),
+    Index("ix_runs_scope_flow", "org", "sandbox", "flow_id", "created_at"),
+    Index("ix_runs_status", "status", "lease_expires_at"),
+)
