@@ -57,7 +57,9 @@ class Tenant:
 
 def make_tenant(services: Services, org: str) -> Tenant:
     creds = services.tokens.create_credentials(org)
-    return Tenant(org, creds.client_id, creds.client_secret, services.tokens.exchange(creds.client_id, creds.client_secret))
+    return Tenant(
+        org, creds.client_id, creds.client_secret, services.tokens.exchange(creds.client_id, creds.client_secret)
+    )
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ def source_table() -> Iterator[str]:
             "placed_at timestamptz, tags text[], note jsonb)"
         )
         conn.execute(
-            f'INSERT INTO "{schema}"."Customer Orders" SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE \'名前 \' || g END, '
+            f'INSERT INTO "{schema}"."Customer Orders" SELECT g, '
+            "CASE WHEN g % 10 = 0 THEN NULL ELSE '名前 ' || g END, "
             "g * 1.25, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', ARRAY['t' || g, NULL], "
             "jsonb_build_object('n', g) FROM generate_series(1, 2500) g"
         )
@@ -62,7 +63,11 @@ def _headers(server: LiveServer) -> dict[str, str]:
     creds = json.loads(cli(server.data_dir, "credentials", "create", "--org", ORG, "--json"))
     token = httpx.post(
         f"{server.base_url}/ims/token/v3",
-        data={"grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"]},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+        },
     ).json()["access_token"]
     return {
         "Authorization": f"Bearer {token}",
@@ -127,8 +132,13 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
     )
     dataset_ref = client.post(
         "/data/foundation/catalog/dataSets",
-        json={"name": "Customer orders", "schemaRef": {"id": "https://ns.adobe.com/acme/schemas/orders",
-                                                       "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
+        json={
+            "name": "Customer orders",
+            "schemaRef": {
+                "id": "https://ns.adobe.com/acme/schemas/orders",
+                "contentType": "application/vnd.adobe.xed-full+json;version=1",
+            },
+        },
     )
     assert dataset_ref.status_code == 201, dataset_ref.text
     dataset_id = dataset_ref.json()[0].split("/")[-1]
@@ -138,8 +148,12 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
         {
             "name": "Database target connection",
             "description": "Database target connection",
-            "data": {"schema": {"id": "https://ns.adobe.com/acme/schemas/orders",
-                                "version": "application/vnd.adobe.xed-full+json;version=1"}},
+            "data": {
+                "schema": {
+                    "id": "https://ns.adobe.com/acme/schemas/orders",
+                    "version": "application/vnd.adobe.xed-full+json;version=1",
+                }
+            },
             "params": {"dataSetId": dataset_id},
             "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"},
         },
@@ -152,8 +166,14 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
             "xdmVersion": "1.0",
             "id": None,
             "mappings": [
-                {"destinationXdmPath": c["name"], "sourceAttribute": c["name"], "identity": False,
-                 "identityGroup": None, "namespaceCode": None, "version": 0}
+                {
+                    "destinationXdmPath": c["name"],
+                    "sourceAttribute": c["name"],
+                    "identity": False,
+                    "identityGroup": None,
+                    "namespaceCode": None,
+                    "version": 0,
+                }
                 for c in columns
             ],
         },
@@ -193,7 +213,7 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
     info = json.loads(cli(server.data_dir, "datasets", "preview", dataset_id, "--org", ORG, "--json", "--limit", "5"))
     assert info["rowCount"] == 2500
     got = duckdb.sql(
-        "SELECT id, \"Name\", amount::VARCHAR, epoch_us(placed_at), tags, note "
+        'SELECT id, "Name", amount::VARCHAR, epoch_us(placed_at), tags, note '
         f"FROM read_parquet({info['dataFiles']!r}) ORDER BY id"
     ).fetchall()
     with pg_admin() as pg:

@@ -229,7 +229,9 @@ def test_explore_and_test_validate_parameters(client: TestClient, tenant: Tenant
     assert resp.status_code == 400 and resp.json()["type"].endswith("FLOW-1358-400")
     resp = client.get(url, params={"objectType": "table"}, headers=tenant.headers())
     assert resp.status_code == 400 and resp.json()["type"].endswith("FLOW-1337-400")
-    resp = client.get(url, params={"objectType": "table", "object": "a.b", "preview": "maybe"}, headers=tenant.headers())
+    resp = client.get(
+        url, params={"objectType": "table", "object": "a.b", "preview": "maybe"}, headers=tenant.headers()
+    )
     assert resp.status_code == 400
     missing = f"{FLOW}/connections/00000000-0000-0000-0000-000000000000"
     assert client.get(missing + "/explore?objectType=root", headers=tenant.headers()).status_code == 404

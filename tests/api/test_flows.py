@@ -129,10 +129,18 @@ def flow_body(chain: dict[str, str], **overrides: Any) -> dict[str, Any]:
         "sourceConnectionIds": [chain["source"]],
         "targetConnectionIds": [chain["target"]],
         "transformations": [
-            {"name": "Copy", "params": {"deltaColumn": {"name": "updated_at", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}}},
+            {
+                "name": "Copy",
+                "params": {"deltaColumn": {"name": "updated_at", "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}},
+            },
             {"name": "Mapping", "params": {"mappingId": chain["mapping"], "mappingVersion": 0}},
         ],
-        "scheduleParams": {"startTime": str(int(time.time()) + 3600), "frequency": "minute", "interval": "15", "backfill": "true"},
+        "scheduleParams": {
+            "startTime": str(int(time.time()) + 3600),
+            "frequency": "minute",
+            "interval": "15",
+            "backfill": "true",
+        },
     }
     body.update(overrides)
     return body
@@ -155,9 +163,11 @@ def test_flow_lifecycle(client: TestClient, tenant: Tenant, pg_table: str) -> No
     listed = client.get(f"{FLOW}/flows?property=sourceConnectionIds[]=={chain['source']}", headers=tenant.headers())
     assert [f["id"] for f in listed.json()["items"]] == [flow_id]
 
-    patch = [{"op": "replace", "path": "/scheduleParams/frequency", "value": "hour"},
-             {"op": "replace", "path": "/scheduleParams/interval", "value": "2"},
-             {"op": "replace", "path": "/name", "value": "Renamed"}]
+    patch = [
+        {"op": "replace", "path": "/scheduleParams/frequency", "value": "hour"},
+        {"op": "replace", "path": "/scheduleParams/interval", "value": "2"},
+        {"op": "replace", "path": "/name", "value": "Renamed"},
+    ]
     resp = client.patch(f"{FLOW}/flows/{flow_id}", json=patch, headers={**tenant.headers(), "If-Match": etag})
     assert resp.status_code == 200, resp.text
     etag = resp.json()["etag"]
@@ -183,8 +193,12 @@ def test_flow_lifecycle(client: TestClient, tenant: Tenant, pg_table: str) -> No
     assert resp.status_code == 400
 
     # Resources in use cannot be deleted; the flow can, and then they can.
-    for path in (f"{FLOW}/connections/{chain['connection']}", f"{FLOW}/sourceConnections/{chain['source']}",
-                 f"{FLOW}/targetConnections/{chain['target']}", f"{CATALOG}/dataSets/{chain['dataset']}"):
+    for path in (
+        f"{FLOW}/connections/{chain['connection']}",
+        f"{FLOW}/sourceConnections/{chain['source']}",
+        f"{FLOW}/targetConnections/{chain['target']}",
+        f"{CATALOG}/dataSets/{chain['dataset']}",
+    ):
         resp = client.delete(path, headers=tenant.headers())
         assert resp.status_code == 400, (path, resp.text)
     assert client.delete(f"{FLOW}/flows/{flow_id}", headers=tenant.headers()).status_code == 204
@@ -254,8 +268,13 @@ def test_unknown_table_and_columns(client: TestClient, tenant: Tenant, pg_table:
             client,
             tenant,
             f"{FLOW}/sourceConnections",
-            {"name": "s", "baseConnectionId": chain["connection"], "data": {"format": "tabular"},
-             "params": params, "connectionSpec": {"id": PG_SPEC}},
+            {
+                "name": "s",
+                "baseConnectionId": chain["connection"],
+                "data": {"format": "tabular"},
+                "params": params,
+                "connectionSpec": {"id": PG_SPEC},
+            },
         )
         assert src.status_code == 201, src.text
         body = flow_body({**chain, "source": src.json()["id"]})
@@ -267,8 +286,13 @@ def test_unknown_table_and_columns(client: TestClient, tenant: Tenant, pg_table:
 
 def test_source_and_target_connection_validation(client: TestClient, tenant: Tenant, pg_table: str) -> None:
     chain = make_chain(client, tenant, pg_table)
-    base = {"name": "s", "baseConnectionId": chain["connection"], "data": {"format": "tabular"},
-            "params": {"tableName": pg_table}, "connectionSpec": {"id": PG_SPEC}}
+    base = {
+        "name": "s",
+        "baseConnectionId": chain["connection"],
+        "data": {"format": "tabular"},
+        "params": {"tableName": pg_table},
+        "connectionSpec": {"id": PG_SPEC},
+    }
     cases = [
         ({**base, "baseConnectionId": "missing"}, "1338"),
         ({**base, "data": {"format": "parquet"}}, "1327"),
@@ -297,11 +321,17 @@ def test_source_and_target_connection_validation(client: TestClient, tenant: Ten
     # Patch a source connection: etag rules and revalidation.
     got = client.get(f"{FLOW}/sourceConnections/{chain['source']}", headers=tenant.headers()).json()["items"][0]
     url = f"{FLOW}/sourceConnections/{chain['source']}"
-    resp = client.patch(url, json=[{"op": "replace", "path": "/params/tableName", "value": ""}],
-                        headers={**tenant.headers(), "If-Match": got["etag"]})
+    resp = client.patch(
+        url,
+        json=[{"op": "replace", "path": "/params/tableName", "value": ""}],
+        headers={**tenant.headers(), "If-Match": got["etag"]},
+    )
     assert resp.status_code == 400
-    resp = client.patch(url, json=[{"op": "replace", "path": "/name", "value": "renamed"}],
-                        headers={**tenant.headers(), "If-Match": got["etag"]})
+    resp = client.patch(
+        url,
+        json=[{"op": "replace", "path": "/name", "value": "renamed"}],
+        headers={**tenant.headers(), "If-Match": got["etag"]},
+    )
     assert resp.status_code == 200
     assert client.get(url, headers=tenant.headers()).json()["items"][0]["name"] == "renamed"
     assert client.get(url, headers=tenant.headers("dev")).status_code == 404

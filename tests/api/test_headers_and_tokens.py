@@ -91,7 +91,9 @@ def test_token_endpoint_form_json_and_errors(client: TestClient, tenant: Tenant)
         "unsupported_grant_type"
     )
     assert client.post("/ims/token/v3", data={"grant_type": "client_credentials"}).status_code == 400
-    assert client.post("/ims/token/v3", content=b"[1,2", headers={"content-type": "application/json"}).status_code == 400
+    assert (
+        client.post("/ims/token/v3", content=b"[1,2", headers={"content-type": "application/json"}).status_code == 400
+    )
     unknown = client.post("/ims/token/v3", data={**form, "client_id": "nope"})
     assert unknown.status_code == 401
 

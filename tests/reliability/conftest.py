@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from tests.reliability.cluster import Cluster, remove_cluster, start_cluster
 
 

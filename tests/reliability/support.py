@@ -9,12 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import FLOW, pg_admin
-
 from headwater.runs.ledger import Ledger, RunRow, new_run_id
 from headwater.runs.report import new_doc
 from headwater.service import Services
 from headwater.store import Scope, now_ms
+from tests.conftest import FLOW, pg_admin
 
 PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"

@@ -26,9 +26,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.conftest import FLOW, cli, make_tenant, pg_admin, start_server
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import basic_auth, make_chain
 
 from headwater.api import create_app
 from headwater.lake import DatasetIdent
@@ -37,6 +34,9 @@ from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Scope
+from tests.conftest import FLOW, cli, make_tenant, pg_admin, start_server
+from tests.reliability.cluster import Cluster
+from tests.reliability.support import basic_auth, make_chain
 
 ORG = "FAULTS0000000000000000000@AdobeOrg"
 SCOPE = Scope(ORG, "prod")

@@ -33,6 +33,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from headwater.api import create_app
+from headwater.service import Services
+from headwater.settings import Settings
 from tests.conftest import Tenant, make_tenant
 from tests.reliability.support import (
     CATALOG,
@@ -46,10 +50,6 @@ from tests.reliability.support import (
     make_chain,
     pg_table,
 )
-
-from headwater.api import create_app
-from headwater.service import Services
-from headwater.settings import Settings
 
 SCALE = float(os.environ.get("HEADWATER_FUZZ_EXAMPLES", "1"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.conftest import FLOW, make_tenant
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import basic_auth, connection_body, make_chain, run_until_done, trigger
 
 from headwater.api import create_app
 from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Scope
+from tests.conftest import FLOW, make_tenant
+from tests.reliability.cluster import Cluster
+from tests.reliability.support import basic_auth, connection_body, make_chain, run_until_done, trigger
 
 ORG = "INJECTION0000000000000000@AdobeOrg"
 SCHEMA = 's"; DROP TABLE victim; --ü'

@@ -18,6 +18,10 @@ from typing import Any, Literal
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from headwater.api import create_app
+from headwater.service import Services
+from headwater.settings import Settings
 from tests.conftest import FLOW, Tenant, make_tenant
 from tests.reliability.support import (
     CATALOG,
@@ -31,10 +35,6 @@ from tests.reliability.support import (
     make_chain,
     pg_table,
 )
-
-from headwater.api import create_app
-from headwater.service import Services
-from headwater.settings import Settings
 
 Kind = Literal["global", "item", "list", "create", "create-ref"]
 RENAME = [{"op": "replace", "path": "/name", "value": "renamed-by-intruder"}]

@@ -29,14 +29,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.conftest import FLOW, cli, free_port, make_tenant, start_server
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import BQ_SPEC, basic_auth, connection_body, make_chain
 
 from headwater.api import create_app
 from headwater.runs.model import RunSettings
 from headwater.service import Services
 from headwater.settings import Settings
+from tests.conftest import FLOW, cli, free_port, make_tenant, start_server
+from tests.reliability.cluster import Cluster
+from tests.reliability.support import BQ_SPEC, basic_auth, connection_body, make_chain
 
 FAST_RUNS = {"lease_seconds": 5.0, "heartbeat_seconds": 0.5, "backoff_base_seconds": 0.05, "poll_seconds": 0.1}
 

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.runs.pgsource import PgTestConnector, SourceDb, create_database, drop_database
 
 from headwater.runs.model import RunSettings
 from headwater.runs.task import RunDeps
 from headwater.service import Services
 from headwater.settings import Settings
+from tests.runs.pgsource import PgTestConnector, SourceDb, create_database, drop_database
 
 FAST = RunSettings(
     safety_lag_seconds=0.5,

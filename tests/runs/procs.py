@@ -15,14 +15,13 @@ import threading
 import time
 from typing import Any
 
-from tests.runs.conftest import FAST
-from tests.runs.pgsource import PgTestConnector
-
 from headwater.runs.scheduler import Scheduler
 from headwater.runs.task import RunDeps
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Store
+from tests.runs.conftest import FAST
+from tests.runs.pgsource import PgTestConnector
 
 
 def scheduler(url: str, start_at: str, seconds: str) -> None:

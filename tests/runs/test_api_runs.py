@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
-from tests.conftest import FLOW, Tenant
-from tests.runs.pgsource import seed_flow
 
 from headwater.service import Services
 from headwater.store.tables import runs
+from tests.conftest import FLOW, Tenant
+from tests.runs.pgsource import seed_flow
 
 
 def code_of(response: object) -> str:

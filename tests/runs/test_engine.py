@@ -10,8 +10,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from sqlalchemy import update
-from tests.runs.conftest import FAST, MakeDeps
-from tests.runs.pgsource import SCOPE, PgTestConnector, SourceDb, context, dataset_ident, seed_flow
 
 from headwater.errors import ConfigError
 from headwater.runs.executor import RunEngine
@@ -22,6 +20,8 @@ from headwater.runs.task import RunDeps, execute_run
 from headwater.service import Services
 from headwater.store import now_ms
 from headwater.store.tables import runs
+from tests.runs.conftest import FAST, MakeDeps
+from tests.runs.pgsource import SCOPE, PgTestConnector, SourceDb, context, dataset_ident, seed_flow
 
 
 def trigger(deps: RunDeps, flow_id: str, *, at: int | None = None) -> str:
@@ -317,10 +317,10 @@ def test_the_serve_lifecycle_hook_runs_on_demand_runs(
     tmp_path: Any, source_db: SourceDb, items_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fastapi.testclient import TestClient
-    from tests.conftest import FLOW, make_tenant
 
     from headwater.api import create_app
     from headwater.settings import Settings
+    from tests.conftest import FLOW, make_tenant
 
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 42) g")

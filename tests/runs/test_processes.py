@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import redis
-from tests.runs.pgsource import SCOPE, SourceDb, create_database, dataset_ident, drop_database, seed_flow
 
 from headwater.runs.ledger import Ledger, new_run_id
 from headwater.runs.model import RunStatus
@@ -23,6 +22,7 @@ from headwater.runs.report import new_doc
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Store, now_ms
+from tests.runs.pgsource import SCOPE, SourceDb, create_database, dataset_ident, drop_database, seed_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 

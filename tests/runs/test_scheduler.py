@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.runs.pgsource import SCOPE
 
 from headwater.runs.ledger import Ledger
 from headwater.runs.scheduler import Scheduler, latest_due, scheduled_run_id
 from headwater.store import Store
+from tests.runs.pgsource import SCOPE
 
 START = 1_700_000_000
 
