@@ -397,3 +397,28 @@ def test_the_mapping_step_shapes_what_is_read_and_written(
     assert compiled[0][0] == [{"x": 1}] and compiled[0][1].names == ["id", "seq", "ts", "name"]
     rows = dataset_rows(run_services, flow.id)
     assert sorted(rows, key=lambda r: r["id"])[0] == {"id": 1, "label": "n1"}
+
+
+def test_an_unreachable_metadata_database_is_transient_and_hides_the_driver_text() -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from headwater.runs.model import RunEvent, RunSettings, Stage, decide
+
+    engine = create_engine("postgresql+psycopg://u:marker-pw@127.0.0.1:1/meta?connect_timeout=1")
+    with pytest.raises(OperationalError) as caught, engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    d = decide(caught.value, stage=Stage.PROCESS, attempt=1, settings=RunSettings())
+    assert (d.event, d.code) == (RunEvent.RETRY, "CONNECTOR-2001-503")
+    assert "metadata database is unreachable" in d.message and "marker-pw" not in d.message
+
+
+def test_a_full_disk_fails_at_once_with_what_to_do() -> None:
+    from headwater.runs.model import RunEvent, RunSettings, Stage, decide
+
+    with pytest.raises(OSError) as caught, open("/dev/full", "wb") as full:
+        full.write(b"x" * 65536)
+        full.flush()
+    d = decide(caught.value, stage=Stage.PROCESS, attempt=1, settings=RunSettings())
+    assert (d.event, d.code) == (RunEvent.FAIL, "CONNECTOR-2001-400")
+    assert "No space left" in d.message and "re-trigger" in d.message

@@ -15,11 +15,13 @@ pending, inProgress, success, failed, cancelled) so clients see one vocabulary e
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from headwater.errors import ConfigError, HeadwaterError, TransientError
 
@@ -132,6 +134,7 @@ def decide(exc: BaseException, *, stage: Stage, attempt: int, settings: RunSetti
     until `max_attempts`. Anything else: fail; the traceback goes to the log, never the API.
     """
     family = "CONNECTOR-1001" if stage is Stage.SOURCE else "CONNECTOR-2001"
+    exc = _classify_infrastructure(exc)
     if isinstance(exc, ConfigError):
         return Decision(RunEvent.FAIL, f"{family}-400", exc.message)
     if isinstance(exc, TransientError):
@@ -144,3 +147,23 @@ def decide(exc: BaseException, *, stage: Stage, attempt: int, settings: RunSetti
     log.error("run failed with an unexpected error at stage %s", stage, exc_info=exc)
     what = "copying the data from the source" if stage is Stage.SOURCE else "processing the copied data"
     return Decision(RunEvent.FAIL, f"{family}-500", f"Internal error while {what}; see the server log.")
+
+
+def _classify_infrastructure(exc: BaseException) -> BaseException:
+    """Give failures of Headwater's own infrastructure a clear meaning before `decide` maps them.
+
+    The metadata database (which also holds the Iceberg catalog) going away is transient: the
+    commit is retried and, being idempotent per run id, never lands twice. A full warehouse disk
+    is not: an operator must free space, then RE_TRIGGER the run; the message says exactly that.
+    Messages never include the driver's text, which may carry a connection URL.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return TransientError("The metadata database is unreachable; the run will be retried.")
+    # pyarrow raises OSError without errno set, the errno only in its message.
+    if isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or "No space left on device" in str(exc)):
+        return ConfigError(
+            "No space left on the device holding the data lake warehouse; nothing was committed. "
+            "Free space, then re-trigger the run."
+        )
+    return exc
+
