@@ -209,6 +209,9 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
     summary = run["metrics"]["recordSummary"]
     assert summary["inputRecordCount"] == summary["outputRecordCount"] == 2500
     assert summary["failedRecordCount"] == 0
+    last = client.get(f"{FLOW}/flows/{flow['id']}").json()["items"][0]["lastRunDetails"]
+    assert (last["id"], last["state"]) == (run["id"], "success")
+    assert last["startedAtUTC"] <= last["completedAtUTC"]
 
     info = json.loads(cli(server.data_dir, "datasets", "preview", dataset_id, "--org", ORG, "--json", "--limit", "5"))
     assert info["rowCount"] == 2500

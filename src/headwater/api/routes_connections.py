@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from headwater.api.deps import Ctx, Svc, fast_read
@@ -38,6 +38,22 @@ def list_query(
     )
 
 
+async def list_params(
+    svc: Svc,
+    property: PropertyQ = None,
+    orderby: StrQ = None,
+    limit: StrQ = None,
+    start: StrQ = None,
+    count: StrQ = None,
+    continuationToken: StrQ = None,
+) -> ListQuery:
+    """The list query parameters every collection accepts (reference §5), parsed once."""
+    return list_query(svc, property, orderby, limit, start, count, continuationToken)
+
+
+ListQ = Annotated[ListQuery, Depends(list_params)]
+
+
 def created(result: dict[str, str], location: str) -> JSONResponse:
     return JSONResponse(result, status_code=201, headers={"Location": location, "ETag": result["etag"]})
 
@@ -58,14 +74,8 @@ async def get_connection_spec(spec_id: str, _: Ctx, svc: Svc) -> dict[str, Any]:
 async def list_connections(
     ctx: Ctx,
     svc: Svc,
-    property: PropertyQ = None,
-    orderby: StrQ = None,
-    limit: StrQ = None,
-    start: StrQ = None,
-    count: StrQ = None,
-    continuationToken: StrQ = None,
+    query: ListQ,
 ) -> dict[str, Any]:
-    query = list_query(svc, property, orderby, limit, start, count, continuationToken)
     return await fast_read(svc, svc.connections.list, ctx, query)
 
 

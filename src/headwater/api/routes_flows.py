@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from headwater.api.deps import Ctx, Svc
 from headwater.api.paths import FLOW_SERVICE
-from headwater.api.routes_connections import PropertyQ, StrQ, created, list_query
+from headwater.api.routes_connections import ListQ, PropertyQ, StrQ, created, list_query
 from headwater.api.schemas import IdEtag, PatchBody
 from headwater.service import Services
 from headwater.service._core import ResourceService
@@ -26,14 +26,8 @@ def add_crud_routes(path: str, tag: str, pick: Callable[[Services], Any]) -> Non
     def list_items(
         ctx: Ctx,
         svc: Svc,
-        property: PropertyQ = None,
-        orderby: StrQ = None,
-        limit: StrQ = None,
-        start: StrQ = None,
-        count: StrQ = None,
-        continuationToken: StrQ = None,
+        query: ListQ,
     ) -> dict[str, Any]:
-        query = list_query(svc, property, orderby, limit, start, count, continuationToken)
         service: ResourceService = pick(svc)
         return service.list(ctx, query)
 
@@ -92,14 +86,9 @@ def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> dict[str, Any]:
 def list_flows(
     ctx: Ctx,
     svc: Svc,
-    property: PropertyQ = None,
-    orderby: StrQ = None,
-    limit: StrQ = None,
-    start: StrQ = None,
-    count: StrQ = None,
-    continuationToken: StrQ = None,
+    query: ListQ,
 ) -> dict[str, Any]:
-    return svc.flows.list(ctx, list_query(svc, property, orderby, limit, start, count, continuationToken))
+    return svc.flows.list(ctx, query)
 
 
 @router.post("/flows", status_code=201, response_model=IdEtag, tags=["Flows"])

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from headwater.api.deps import Ctx, Svc
 from headwater.api.paths import FLOW_SERVICE
-from headwater.api.routes_connections import PropertyQ, StrQ, list_query
+from headwater.api.routes_connections import ListQ, StrQ
 
 router = APIRouter()
 
@@ -18,14 +18,9 @@ router = APIRouter()
 def list_runs(
     ctx: Ctx,
     svc: Svc,
-    property: PropertyQ = None,
-    orderby: StrQ = None,
-    limit: StrQ = None,
-    start: StrQ = None,
-    count: StrQ = None,
-    continuationToken: StrQ = None,
+    query: ListQ,
 ) -> dict[str, Any]:
-    return svc.runs.list(ctx, list_query(svc, property, orderby, limit, start, count, continuationToken))
+    return svc.runs.list(ctx, query)
 
 
 @router.post("/runs", status_code=201, tags=["Runs"])

@@ -169,6 +169,22 @@ def not_readable(table: str) -> ConfigError:
     return ConfigError(f"The table {table!r} does not exist or is not readable with these credentials.")
 
 
+def database_attributes(column_escape_char: str) -> dict[str, Any]:
+    """The `attributes` of a SQL database source spec: what may be filtered at the source."""
+    return {
+        "category": "Database",
+        "isSource": True,
+        "filterAtSource": {
+            "enabled": True,
+            "queryLanguage": "SQL",
+            "logicalOperators": ["and", "or", "not"],
+            "comparisonOperators": ["=", "!=", "<", "<=", ">", ">=", "like", "in"],
+            "columnNameEscapeChar": column_escape_char,
+            "valueEscapeChar": "'",
+        },
+    }
+
+
 def database_source_spec(label: str) -> dict[str, Any]:
     """The `sourceSpec` shared by table-based sources (params of a source connection)."""
     return {

@@ -28,7 +28,7 @@ from headwater.connectors._bq_types import (
     sql_literal,
     standard_type,
 )
-from headwater.connectors.base import ConnectorSpec, database_source_spec, not_readable
+from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec, not_readable
 from headwater.domain import ExploreItem, ReadRequest, TablePreview, TableSchema
 from headwater.errors import ConfigError, NotFound
 
@@ -49,18 +49,7 @@ SPEC = ConnectorSpec(
     name="google-big-query",
     label="Google BigQuery",
     auth_methods=(OAUTH, SERVICE_ACCOUNT),
-    attributes={
-        "category": "Database",
-        "isSource": True,
-        "filterAtSource": {
-            "enabled": True,
-            "queryLanguage": "SQL",
-            "logicalOperators": ["and", "or", "not"],
-            "comparisonOperators": ["=", "!=", "<", "<=", ">", ">=", "like", "in"],
-            "columnNameEscapeChar": "`",
-            "valueEscapeChar": "'",
-        },
-    },
+    attributes=database_attributes("`"),
     source_spec=database_source_spec("Google BigQuery"),
 )
 

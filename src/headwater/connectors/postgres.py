@@ -38,7 +38,7 @@ from headwater.connectors._pg_sql import (
     select_query,
 )
 from headwater.connectors._pg_types import PgColumnType, column_type, convert_batch
-from headwater.connectors.base import ConnectorSpec, database_source_spec
+from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
 from headwater.domain.jsonify import json_rows
 from headwater.errors import ConfigError, NotFound
@@ -68,18 +68,7 @@ SPEC = ConnectorSpec(
     name="postgre-sql",
     label="PostgreSQL",
     auth_methods=(CONNECTION_STRING_AUTH, BASIC_AUTH),
-    attributes={
-        "category": "Database",
-        "isSource": True,
-        "filterAtSource": {
-            "enabled": True,
-            "queryLanguage": "SQL",
-            "logicalOperators": ["and", "or", "not"],
-            "comparisonOperators": ["=", "!=", "<", "<=", ">", ">=", "like", "in"],
-            "columnNameEscapeChar": '"',
-            "valueEscapeChar": "'",
-        },
-    },
+    attributes=database_attributes('"'),
     source_spec=database_source_spec("PostgreSQL"),
 )
 

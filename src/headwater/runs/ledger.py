@@ -143,6 +143,19 @@ class Ledger:
         with self.store.begin() as conn:
             return [_row(r) for r in conn.execute(q.order_by(runs.c.created_at, runs.c.id)).all()]
 
+    def last_finished(self, scope: Scope, flow_id: str) -> RunRow | None:
+        """The flow's most recently ended run that succeeded or failed (a flow's `lastRunDetails`)."""
+        q = (
+            select(runs)
+            .where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox, runs.c.flow_id == flow_id)
+            .where(runs.c.status.in_([RunStatus.SUCCESS.value, RunStatus.FAILED.value]))
+            .order_by(runs.c.updated_at.desc(), runs.c.id.desc())
+            .limit(1)
+        )
+        with self.store.begin() as conn:
+            r = conn.execute(q).first()
+        return _row(r) if r else None
+
     def last_scheduled(self) -> dict[str, int]:
         """The newest scheduled_at per flow (one grouped query, whatever the number of flows)."""
         with self.store.begin() as conn:

@@ -12,40 +12,19 @@ from typing import Any
 from headwater.errors import BadRequest
 
 FREQUENCIES = ("once", "minute", "hour", "day", "week")
-UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A parsed schedule: start (epoch seconds), frequency, interval and backfill."""
+    """A parsed schedule: start (epoch seconds), frequency, interval and backfill.
+
+    The times it fires at are computed by `headwater.runs.scheduler.latest_due`, the one place.
+    """
 
     start_time: int
     frequency: str
     interval: int = 1
     backfill: bool = True
-
-    @property
-    def period_seconds(self) -> int:
-        return UNIT_SECONDS.get(self.frequency, 0) * self.interval
-
-    def due_times(self, *, after: int | None, until: int) -> list[int]:
-        """Scheduled times in (after, until], aligned to start_time + k * period."""
-        if self.start_time > until:
-            return []
-        if self.frequency == "once":
-            return [self.start_time] if after is None or after < self.start_time else []
-        period = self.period_seconds
-        if after is None or after < self.start_time:
-            first = self.start_time
-        else:
-            first = self.start_time + ((after - self.start_time) // period + 1) * period
-        times: list[int] = []
-        t = first
-        # Bounded: a flow created with a start time years ago does not flood the runs table.
-        while t <= until and len(times) < 1000:
-            times.append(t)
-            t += period
-        return times
 
 
 def _integer(value: Any, field: str, code: str) -> int:

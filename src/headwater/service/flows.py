@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from headwater.domain import TableSchema
 from headwater.errors import BadRequest, NotFound
+from headwater.runs.ledger import Ledger
 from headwater.service._core import (
     Context,
     ResourceService,
@@ -61,11 +62,42 @@ def column_names(params: dict[str, Any]) -> list[str] | None:
     return [c if isinstance(c, str) else c["name"] for c in columns]
 
 
-class SourceConnectionService(ResourceService):
+class _FlowEndpointService(ResourceService):
+    """What source and target connections share: create, PATCH of the listed fields, and a delete
+    refused while a flow uses the connection (`flow_field` names the flow's list of ids)."""
+
+    patchable: tuple[str, ...]
+    flow_field: str
+
+    def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, str]:
+        doc = self._build(ctx, body, None) | audit_fields(ctx, created=True)
+        return id_and_etag(self.core.store.insert(self.kind, ctx.scope, id=new_id(), doc=doc))
+
+    def patch(self, ctx: Context, resource_id: str, if_match: str | None, body: Any) -> dict[str, str]:
+        return patch_resource(
+            self,
+            ctx,
+            resource_id,
+            if_match,
+            body,
+            patchable=self.patchable,
+            rebuild=lambda c, doc, rec: self._build(c, {**doc, "connectionSpec": rec.doc["connectionSpec"]}, rec),
+        )
+
+    def before_delete(self, ctx: Context, resource_id: str) -> None:
+        refuse_if_used(self.core.store.list("flow", ctx.scope), self.flow_field, resource_id)
+
+
+class SourceConnectionService(_FlowEndpointService):
     """`/sourceConnections`: a table of a base connection."""
 
     kind = "sourceConnection"
     api_name = "sourceConnections"
+    patchable = ("name", "description", "params", "state", "data", "baseConnectionId")
+    flow_field = "sourceConnectionIds"
 
     def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
         name = _text(body, "name", required=True)
@@ -128,30 +160,15 @@ class SourceConnectionService(ResourceService):
         }
         return out
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, str]:
-        doc = self._build(ctx, body, None) | audit_fields(ctx, created=True)
-        return id_and_etag(self.core.store.insert(self.kind, ctx.scope, id=new_id(), doc=doc))
-
-    def patch(self, ctx: Context, resource_id: str, if_match: str | None, body: Any) -> dict[str, str]:
-        return patch_resource(
-            self,
-            ctx,
-            resource_id,
-            if_match,
-            body,
-            patchable=("name", "description", "params", "state", "data", "baseConnectionId"),
-            rebuild=lambda c, doc, rec: self._build(c, {**doc, "connectionSpec": rec.doc["connectionSpec"]}, rec),
-        )
-
-    def before_delete(self, ctx: Context, resource_id: str) -> None:
-        refuse_if_used(self.core.store.list("flow", ctx.scope), "sourceConnectionIds", resource_id)
 
 
-class TargetConnectionService(ResourceService):
+class TargetConnectionService(_FlowEndpointService):
     """`/targetConnections`: the data lake target, naming a dataset."""
 
     kind = "targetConnection"
     api_name = "targetConnections"
+    patchable = ("name", "description", "params", "state", "data")
+    flow_field = "targetConnectionIds"
 
     def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
         spec = _spec_ref(body, "connectionSpec")
@@ -189,23 +206,6 @@ class TargetConnectionService(ResourceService):
             "state": state,
         }
 
-    def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, str]:
-        doc = self._build(ctx, body, None) | audit_fields(ctx, created=True)
-        return id_and_etag(self.core.store.insert(self.kind, ctx.scope, id=new_id(), doc=doc))
-
-    def patch(self, ctx: Context, resource_id: str, if_match: str | None, body: Any) -> dict[str, str]:
-        return patch_resource(
-            self,
-            ctx,
-            resource_id,
-            if_match,
-            body,
-            patchable=("name", "description", "params", "state", "data"),
-            rebuild=lambda c, doc, rec: self._build(c, {**doc, "connectionSpec": rec.doc["connectionSpec"]}, rec),
-        )
-
-    def before_delete(self, ctx: Context, resource_id: str) -> None:
-        refuse_if_used(self.core.store.list("flow", ctx.scope), "targetConnectionIds", resource_id)
 
 
 def refuse_if_used(flows: list[Record], field: str, resource_id: str) -> None:
@@ -400,6 +400,15 @@ class FlowService(ResourceService):
                 targets.append({"id": tid, "connectionSpec": tgt.doc["connectionSpec"]})
         out["inheritedAttributes"] = {"sourceConnections": sources, "targetConnections": targets}
         out["runs"] = f"/runs?property=flowId=={record.id}"
+        last = Ledger(store).last_finished(record.scope, record.id)
+        if last is not None:  # read at view time, so a run ending never changes the flow's etag
+            duration = last.doc.get("metrics", {}).get("durationSummary", {})
+            out["lastRunDetails"] = {
+                "id": last.id,
+                "state": last.status.value,
+                "startedAtUTC": duration.get("startedAtUTC"),
+                "completedAtUTC": duration.get("completedAtUTC"),
+            }
         return out
 
     def create(self, ctx: Context, body: dict[str, Any], *, mode: str | None = None) -> dict[str, str]:
@@ -416,14 +425,12 @@ class FlowService(ResourceService):
         ops = normalize_ops(body)
 
         def rebuild(c: Context, doc: dict[str, Any], rec: Record) -> dict[str, Any]:
-            keep = {k: doc.pop(k) for k in ("state", "lastOperation", "lastRunDetails") if k in doc}
+            keep = {k: doc.pop(k) for k in ("state", "lastOperation") if k in doc}
             # Audit fields are in the stored doc but not allowed in a create body; the creator stays.
             created = {k: doc.pop(k) for k in ("createdBy", "createdClient") if k in doc}
-            for drop in ("inheritedAttributes", "runs", "updatedBy", "updatedClient"):
+            for drop in ("inheritedAttributes", "runs", "lastRunDetails", "updatedBy", "updatedClient"):
                 doc.pop(drop, None)
             new = self._build(c, doc, state=keep.get("state", rec.doc["state"])) | created
-            if "lastRunDetails" in keep:
-                new["lastRunDetails"] = keep["lastRunDetails"]
             new["lastOperation"] = {"started": now_ms(), "updated": now_ms(), "operation": "update", "ops": ops}
             return new
 
