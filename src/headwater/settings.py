@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     bigquery_api_endpoint: str | None = None
     bigquery_read_endpoint: str | None = None
+    # How long a BigQuery call may retry before it fails (or, for the Storage Read API, before the
+    # read falls back to REST): Google's clients would otherwise retry for up to 600 s.
+    bigquery_deadline_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     @property
     def resolved_database_url(self) -> str:

@@ -98,9 +98,11 @@ def make_chain(
     frequency: str = "once",
     with_run: bool = True,
     start_time: int | None = None,
+    source_spec: str = PG_SPEC,
 ) -> Chain:
     """connection → source connection → dataset → target connection → mapping set → flow (→ on-demand run)."""
-    conn = ok(client.post(f"{FLOW}/connections", headers=headers, json=connection_body(auth or basic_auth())))
+    body = connection_body(auth or basic_auth(), spec=source_spec)
+    conn = ok(client.post(f"{FLOW}/connections", headers=headers, json=body))
     source = ok(
         client.post(
             f"{FLOW}/sourceConnections",
@@ -110,7 +112,7 @@ def make_chain(
                 "baseConnectionId": conn["id"],
                 "data": {"format": "tabular"},
                 "params": {"tableName": table, "columns": [{"name": c} for c in columns]},
-                "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
+                "connectionSpec": {"id": source_spec, "version": "1.0"},
             },
         )
     )

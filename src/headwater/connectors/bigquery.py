@@ -61,7 +61,7 @@ class BigQueryConnector:
 
     def __init__(self, settings: Settings, *, timeouts: BqTimeouts | None = None) -> None:
         self._settings = settings
-        self.timeouts = timeouts or BqTimeouts()
+        self.timeouts = timeouts or BqTimeouts(deadline=settings.bigquery_deadline_seconds)
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -218,12 +218,12 @@ class BigQueryConnector:
         except StopIteration:
             return
         except _ReadApiUnavailable as unavailable:
-            log.warning(
-                "BigQuery Storage Read API unavailable for %s (%s); reading through the slower REST "
-                "tabledata.list API instead.",
-                request.table,
-                unavailable.reason,
+            message = (
+                f"BigQuery Storage Read API unavailable for {request.table} ({unavailable.reason}); "
+                "reading through the slower REST tabledata.list API instead."
             )
+            log.warning("%s", message)
+            request.notice(message)
             needed = set(selected) | {b.column for b in bounds}
             with translated(f"reading {request.table} through REST"):
                 yield from rest_read(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,3 +113,10 @@ class ReadRequest:
     parallelism: int = 1
     batch_rows: int = 65_536
     options: dict[str, Any] = field(default_factory=dict)
+    # Called with a one-line, secret-free message when the read takes a degraded path the user should
+    # know about (e.g. BigQuery's REST fallback); a run shows these on its copy activity.
+    notify: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def notice(self, message: str) -> None:
+        if self.notify is not None:
+            self.notify(message)

@@ -70,9 +70,17 @@ def with_window(doc: dict[str, Any], window: Window | None, *, incremental: bool
 
 
 def progressed(
-    doc: dict[str, Any], *, now: int, rows_in: int, bytes_in: int, rows_out: int, bytes_out: int, batches: int
+    doc: dict[str, Any],
+    *,
+    now: int,
+    rows_in: int,
+    bytes_in: int,
+    rows_out: int,
+    bytes_out: int,
+    batches: int,
+    notices: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Live figures while the run streams (updated every few seconds)."""
+    """Live figures while the run streams (updated every few seconds), and the connector's notices."""
     out = copy.deepcopy(doc)
     summary = {"inputRecordCount": rows_in, "outputRecordCount": rows_out, "failedRecordCount": 0}
     out["metrics"]["recordSummary"] = summary
@@ -90,6 +98,8 @@ def progressed(
             activity["updatedAtUTC"] = now
             activity["recordSummary"] = dict(summary)
             activity["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": bytes_out}
+            if notices:
+                activity["statusSummary"]["extensions"]["notices"] = list(notices)
     return out
 
 

@@ -336,12 +336,13 @@ class _Execution:
             return self._succeed(None, rows_in=0, bytes_in=0)
         counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
         last_report = [now_ms()]
+        notices: list[str] = []  # degraded paths the connector took, shown on the run
 
         def publish(force: bool = False) -> None:
             now = now_ms()
             if force or now - last_report[0] >= self.settings.progress_seconds * 1000:
                 last_report[0] = now
-                self.doc = report.progressed(self.doc, now=now, **counts)
+                self.doc = report.progressed(self.doc, now=now, notices=notices, **counts)
                 self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
 
         def on_progress(rows: int, nbytes: int) -> None:
@@ -353,6 +354,7 @@ class _Execution:
                 columns=plan.read_columns,
                 window=DeltaWindow(window.column, window.start, window.end) if window else None,
                 parallelism=self.settings.read_parallelism,
+                notify=notices.append,
             )
             self.stage = Stage.SOURCE
             batches = iter(plan.connector.read(plan.auth, request))
@@ -363,6 +365,7 @@ class _Execution:
                     batch = next(batches)
                 except StopIteration:
                     self.stage = Stage.PROCESS  # what fails from here on is the lake's commit
+                    publish(force=True)  # the final figures and notices, before the commit
                     return
                 self.stage = Stage.PROCESS
                 counts["rows_in"] += batch.num_rows

@@ -157,8 +157,12 @@ def test_rest_fallback_when_read_api_is_unreachable(
 ) -> None:
     settings = bq_settings.model_copy(update={"bigquery_read_endpoint": f"http://127.0.0.1:{_free_port()}"})
     fallback = BigQueryConnector(settings, timeouts=BqTimeouts(request=5.0, deadline=1.0))
+    notices: list[str] = []
     request = ReadRequest(
-        table=mixed_table, columns=("id", "name"), window=DeltaWindow("day", "2024-01-02", "2024-01-05")
+        table=mixed_table,
+        columns=("id", "name"),
+        window=DeltaWindow("day", "2024-01-02", "2024-01-05"),
+        notify=notices.append,
     )
     with caplog.at_level(logging.WARNING, logger="headwater.connectors.bigquery"):
         table = read_table(fallback, oauth, request)
@@ -166,6 +170,8 @@ def test_rest_fallback_when_read_api_is_unreachable(
     assert table.column_names == ["id", "name"]
     warning = [r for r in caplog.records if r.name == "headwater.connectors.bigquery"]
     assert warning and "REST tabledata.list" in warning[0].getMessage()
+    # The run that made this read shows the same sentence on its copy activity (runs/task.py).
+    assert len(notices) == 1 and "REST tabledata.list" in notices[0] and mixed_table in notices[0]
 
 
 def test_rest_fallback_gives_the_same_data_as_storage_read(
