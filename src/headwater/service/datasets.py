@@ -52,6 +52,25 @@ def arrow_type(name: str, *, field: str) -> pa.DataType:
     )
 
 
+def platform_type(t: pa.DataType) -> str:
+    """The inverse of `arrow_type`, so a dataset shows the type names it was created with.
+
+    Types with no platform name (lists, structs, time, interval structs) show Arrow's own name.
+    """
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return "date-time" if t.tz is not None else "timestamp"
+    if pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_large_binary(t):
+        return "binary"
+    for name, known in _SIMPLE_TYPES.items():
+        if t == known and name not in ("integer", "number"):  # the aliases never win
+            return name
+    return str(t)
+
+
 def lake_ident(record: Record) -> DatasetIdent:
     """The Iceberg (namespace, table) of a dataset record."""
     from headwater.lake import DatasetIdent
@@ -74,6 +93,10 @@ def _json_value(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def _columns(schema: pa.Schema) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": platform_type(f.type), "arrowType": str(f.type)} for f in schema]
 
 
 class DatasetService(ResourceService):
@@ -191,7 +214,7 @@ class DatasetService(ResourceService):
         out.pop("updatedBy", None)
         if self.lake.exists(ident):
             schema = self.lake.schema(ident)
-            out["schema"] = {"columns": [{"name": f.name, "type": str(f.type)} for f in schema]}
+            out["schema"] = {"columns": _columns(schema)}
             out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": len(self.lake.data_files(ident))}
         else:
             out["schema"] = None
@@ -227,7 +250,7 @@ class DatasetService(ResourceService):
         table = self.lake.preview(ident, limit=limit)
         rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         return {
-            "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
+            "columns": _columns(table.schema),
             "data": rows,
             "rowCount": self.lake.row_count(ident),
         }

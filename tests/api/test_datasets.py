@@ -1,0 +1,136 @@
+"""The Catalog API's datasets: a given schema, a schema from an explored source table, preview, delete, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from headwater.lake import DatasetIdent
+from headwater.service import Services
+from tests.api.test_flows import PG_SPEC, pg_table  # noqa: F401  (a fixture)
+from tests.conftest import FLOW, Tenant
+
+CATALOG = "/data/foundation/catalog"
+GIVEN = {
+    "name": "orders",
+    "schema": {
+        "columns": [
+            {"name": "id", "type": "long"},
+            {"name": "amount", "type": "decimal(18,4)"},
+            {"name": "placed", "type": "date-time"},
+            {"name": 'odd "name"; --', "type": "string"},
+        ]
+    },
+}
+
+
+def create(client: TestClient, tenant: Tenant, body: Any, sandbox: str = "prod") -> Any:
+    return client.post(f"{CATALOG}/dataSets", json=body, headers=tenant.headers(sandbox))
+
+
+def dataset_id(resp: Any) -> str:
+    assert resp.status_code == 201, resp.text
+    ref = resp.json()
+    assert isinstance(ref, list) and ref[0].startswith("@/dataSets/")
+    return str(ref[0].split("/")[-1])
+
+
+def test_a_given_schema_round_trips_and_is_an_iceberg_table(
+    client: TestClient, tenant: Tenant, services: Services
+) -> None:
+    ds = dataset_id(create(client, tenant, GIVEN))
+    got = client.get(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers())
+    assert got.status_code == 200, got.text
+    view = got.json()[ds]
+    assert view["name"] == "orders" and view["imsOrg"] == tenant.org and view["sandboxName"] == "prod"
+    assert [(c["name"], c["type"]) for c in view["schema"]["columns"]] == [
+        (c["name"], c["type"]) for c in GIVEN["schema"]["columns"]  # type: ignore[index]
+    ]
+    ice = view["iceberg"]
+    assert services.datasets.lake.schema(DatasetIdent(ice["namespace"], ice["table"])).names[3] == 'odd "name"; --'
+    preview = client.get(f"{CATALOG}/dataSets/{ds}/preview", headers=tenant.headers()).json()
+    assert preview["rowCount"] == 0 and preview["data"] == [] and len(preview["columns"]) == 4
+
+
+def test_a_schema_taken_from_an_explored_source_table(
+    client: TestClient,
+    tenant: Tenant,
+    pg_table: str,  # noqa: F811
+) -> None:
+    auth = {
+        "specName": "Basic Authentication",
+        "params": {
+            "server": "127.0.0.1",
+            "port": 5432,
+            "database": "postgres",
+            "username": "postgres",
+            "password": "unused-with-trust",
+            "sslMode": "Disable",
+        },
+    }
+    conn = client.post(
+        f"{FLOW}/connections",
+        json={"name": "pg", "auth": auth, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}},
+        headers=tenant.headers(),
+    )
+    assert conn.status_code == 201, conn.text
+    source = {"connectionId": conn.json()["id"], "tableName": pg_table, "columns": ["id", "score", "tags"]}
+    ds = dataset_id(create(client, tenant, {"name": "from source", "source": source}))
+    columns = client.get(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers()).json()[ds]["schema"]["columns"]
+    assert [(c["name"], c["type"]) for c in columns[:2]] == [("id", "long"), ("score", "decimal(10,2)")]
+    assert columns[2]["name"] == "tags" and "list<" in columns[2]["arrowType"]
+
+    bad = create(client, tenant, {"name": "x", "source": {**source, "columns": ["id", "nope"]}})
+    assert bad.status_code == 400 and "nope" in bad.text
+    missing = create(client, tenant, {"name": "x", "source": {**source, "tableName": "public.no_such_table"}})
+    assert missing.status_code == 400 and "no_such_table" in missing.text
+    elsewhere = create(client, tenant, {"name": "x", "source": source}, sandbox="dev")
+    assert elsewhere.status_code == 404, elsewhere.text  # the connection is in prod, not dev
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x", "colour": "red"}, "colour"),
+        ({"name": "x", "schema": {"columns": []}}, "schema.columns"),
+        ({"name": "x", "schema": {"columns": [{"name": "a", "type": "varchar"}]}}, "varchar"),
+        ({"name": "x", "schema": {"columns": [{"name": "a", "type": "decimal(40,2)"}]}}, "decimal"),
+        ({"name": "x", "schema": {"columns": [{"name": "a", "type": "long"}, {"name": "a", "type": "int"}]}}, "twice"),
+        ({"name": "x", "schema": {"columns": [{"type": "long"}]}}, "name"),
+        ({"name": "x", "schema": GIVEN["schema"], "source": {"connectionId": "a", "tableName": "b"}}, "not both"),
+        ({"name": "x", "source": {"tableName": "b"}}, "connectionId"),
+    ],
+)
+def test_bad_dataset_bodies_get_a_clear_400(client: TestClient, tenant: Tenant, body: Any, says: str) -> None:
+    resp = create(client, tenant, body)
+    assert resp.status_code == 400, resp.text
+    assert says in resp.json()["report"]["detailed-message"]
+
+
+def test_list_get_and_delete_respect_the_sandbox(
+    client: TestClient, tenant: Tenant, services: Services, tmp_path: Path
+) -> None:
+    first = dataset_id(create(client, tenant, GIVEN))
+    second = dataset_id(create(client, tenant, {"name": "no schema yet"}))
+    listed = client.get(f"{CATALOG}/dataSets", headers=tenant.headers()).json()
+    assert set(listed) == {first, second}
+    assert listed[second]["schema"] is None
+    assert client.get(f"{CATALOG}/dataSets", headers=tenant.headers("dev")).json() == {}
+    for method in ("get", "delete"):
+        other = client.request(method.upper(), f"{CATALOG}/dataSets/{first}", headers=tenant.headers("dev"))
+        assert other.status_code == 404, other.text
+    assert client.get(f"{CATALOG}/dataSets/{first}/preview", headers=tenant.headers("dev")).status_code == 404
+
+    ice = listed[first]["iceberg"]
+    ident = DatasetIdent(ice["namespace"], ice["table"])
+    assert services.datasets.lake.exists(ident)
+    gone = client.delete(f"{CATALOG}/dataSets/{first}", headers=tenant.headers())
+    assert gone.status_code == 200 and gone.json() == [f"@/dataSets/{first}"]
+    assert not services.datasets.lake.exists(ident)  # the Iceberg table is dropped with it
+    assert client.get(f"{CATALOG}/dataSets/{first}", headers=tenant.headers()).status_code == 404
+    assert client.delete(f"{CATALOG}/dataSets/{first}", headers=tenant.headers()).status_code == 404
