@@ -123,3 +123,38 @@ def test_connection_specs_filter(client: TestClient, tenant: Tenant) -> None:
     assert spec["authSpec"][1]["spec"]["properties"]["password"]["format"] == "password"
     assert client.get(f"{FLOW}/connectionSpecs/c604ff05-7f1a-43c0-8e18-33bf874cb11c", headers=h).status_code == 200
     assert client.get(f"{FLOW}/connectionSpecs/nope", headers=h).status_code == 404
+
+
+def test_every_continuation_token_decodes_and_a_tampered_one_is_refused() -> None:
+    """Signatures are raw bytes and often contain b"." (about 1 token in 20): each must still decode."""
+    import uuid as uuid_mod
+
+    from headwater.errors import BadRequest
+    from headwater.service import ListQuery
+    from headwater.service._query import PageTokens
+
+    tokens = PageTokens(b"k" * 32)
+    query = ListQuery.parse(
+        property=["state==enabled"],
+        orderby="-name",
+        limit="3",
+        start=None,
+        count=None,
+        continuation_token=None,
+        max_limit=1000,
+    )
+    for i in range(2000):
+        last_id = str(uuid_mod.uuid4())
+        token = tokens.encode(query, (1, f"conn-{i}"), last_id)
+        assert tokens.decode(query, token) == ((1, f"conn-{i}"), last_id)
+    other = ListQuery.parse(
+        property=[], orderby=None, limit=None, start=None, count=None, continuation_token=None, max_limit=1000
+    )
+    for bad_query, bad_token in (
+        (other, token),
+        (query, token[:-2] + ("AA" if token[-2:] != "AA" else "BB")),
+        (query, "x"),
+        (query, ""),
+    ):
+        with pytest.raises(BadRequest):
+            tokens.decode(bad_query, bad_token)

@@ -237,6 +237,9 @@ class ListQuery:
         return hashlib.sha256(json.dumps([self.raw_property, self.raw_orderby]).encode()).hexdigest()[:16]
 
 
+_SIG_BYTES = 12
+
+
 class PageTokens:
     """Signed, opaque continuation tokens that carry the last item's sort key and id."""
 
@@ -245,17 +248,20 @@ class PageTokens:
 
     def encode(self, query: ListQuery, last_key: tuple[int, Any], last_id: str) -> str:
         body = json.dumps({"k": list(last_key), "i": last_id, "q": query.fingerprint()}, separators=(",", ":"))
-        sig = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:12]
+        sig = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:_SIG_BYTES]
         return base64.urlsafe_b64encode(body.encode() + b"." + sig).decode().rstrip("=")
 
     def decode(self, query: ListQuery, token: str) -> tuple[tuple[int, Any], str]:
         invalid = BadRequest("The continuationToken is invalid or belongs to a different query.", code="1000")
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            body, sig = raw.rsplit(b".", 1)
         except (ValueError, TypeError):
             raise invalid from None
-        if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:12], sig):
+        # The signature is raw bytes and may itself contain b".": cut it off by length, not by rsplit.
+        body, dot, sig = raw[: -_SIG_BYTES - 1], raw[-_SIG_BYTES - 1 : -_SIG_BYTES], raw[-_SIG_BYTES:]
+        if dot != b"." or len(sig) != _SIG_BYTES:
+            raise invalid
+        if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:_SIG_BYTES], sig):
             raise invalid
         data = json.loads(body)
         if data.get("q") != query.fingerprint():
