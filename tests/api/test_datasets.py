@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from headwater.lake import DatasetIdent
 from headwater.service import Services
-from tests.api.test_flows import PG_SPEC, pg_table  # noqa: F401  (a fixture)
+from tests.api.test_flows import pg_table  # noqa: F401  (a fixture)
 from tests.conftest import FLOW, Tenant
+from tests.reliability.support import basic_auth, connection_body
 
 CATALOG = "/data/foundation/catalog"
 GIVEN = {
@@ -47,7 +48,8 @@ def test_a_given_schema_round_trips_and_is_an_iceberg_table(
     view = got.json()[ds]
     assert view["name"] == "orders" and view["imsOrg"] == tenant.org and view["sandboxName"] == "prod"
     assert [(c["name"], c["type"]) for c in view["schema"]["columns"]] == [
-        (c["name"], c["type"]) for c in GIVEN["schema"]["columns"]  # type: ignore[index]
+        (c["name"], c["type"])
+        for c in GIVEN["schema"]["columns"]  # type: ignore[index]
     ]
     ice = view["iceberg"]
     assert services.datasets.lake.schema(DatasetIdent(ice["namespace"], ice["table"])).names[3] == 'odd "name"; --'
@@ -60,20 +62,9 @@ def test_a_schema_taken_from_an_explored_source_table(
     tenant: Tenant,
     pg_table: str,  # noqa: F811
 ) -> None:
-    auth = {
-        "specName": "Basic Authentication",
-        "params": {
-            "server": "127.0.0.1",
-            "port": 5432,
-            "database": "postgres",
-            "username": "postgres",
-            "password": "unused-with-trust",
-            "sslMode": "Disable",
-        },
-    }
     conn = client.post(
         f"{FLOW}/connections",
-        json={"name": "pg", "auth": auth, "connectionSpec": {"id": PG_SPEC, "version": "1.0"}},
+        json=connection_body(basic_auth()),
         headers=tenant.headers(),
     )
     assert conn.status_code == 201, conn.text
