@@ -212,6 +212,8 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
     last = client.get(f"{FLOW}/flows/{flow['id']}").json()["items"][0]["lastRunDetails"]
     assert (last["id"], last["state"]) == (run["id"], "success")
     assert last["startedAtUTC"] <= last["completedAtUTC"]
+    listed = client.get(f"{FLOW}/flows", params={"property": f"id=={flow['id']}"}).json()["items"]
+    assert [f["lastRunDetails"] for f in listed] == [last]  # the list's batched lookup agrees
 
     info = json.loads(cli(server.data_dir, "datasets", "preview", dataset_id, "--org", ORG, "--json", "--limit", "5"))
     assert info["rowCount"] == 2500

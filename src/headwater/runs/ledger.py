@@ -143,18 +143,30 @@ class Ledger:
         with self.store.begin() as conn:
             return [_row(r) for r in conn.execute(q.order_by(runs.c.created_at, runs.c.id)).all()]
 
-    def last_finished(self, scope: Scope, flow_id: str) -> RunRow | None:
-        """The flow's most recently ended run that succeeded or failed (a flow's `lastRunDetails`)."""
+    def last_finished(self, scope: Scope, flow_ids: list[str] | None = None) -> dict[str, RunRow]:
+        """Per flow, its most recently ended run that succeeded or failed (a flow's `lastRunDetails`).
+
+        One query for any number of flows, so listing flows does not cost a query per flow.
+        """
+        ended = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
+        in_scope = and_(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox, runs.c.status.in_(ended))
+        if flow_ids is not None:
+            in_scope = and_(in_scope, runs.c.flow_id.in_(flow_ids))
+        newest = (
+            select(runs.c.flow_id, func.max(runs.c.updated_at).label("at"))
+            .where(in_scope)
+            .group_by(runs.c.flow_id)
+            .subquery()
+        )
         q = (
             select(runs)
-            .where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox, runs.c.flow_id == flow_id)
-            .where(runs.c.status.in_([RunStatus.SUCCESS.value, RunStatus.FAILED.value]))
-            .order_by(runs.c.updated_at.desc(), runs.c.id.desc())
-            .limit(1)
+            .join(newest, and_(runs.c.flow_id == newest.c.flow_id, runs.c.updated_at == newest.c.at))
+            .where(in_scope)
+            .order_by(runs.c.id)
         )
         with self.store.begin() as conn:
-            r = conn.execute(q).first()
-        return _row(r) if r else None
+            rows = [_row(r) for r in conn.execute(q).all()]
+        return {row.flow_id: row for row in reversed(rows)}  # ties (same ms): the smallest id wins
 
     def last_scheduled(self) -> dict[str, int]:
         """The newest scheduled_at per flow (one grouped query, whatever the number of flows)."""

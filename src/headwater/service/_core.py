@@ -97,8 +97,12 @@ class ResourceService:
     def get(self, ctx: Context, resource_id: str) -> dict[str, Any]:
         return {"items": [self.view(self.record(ctx, resource_id))]}
 
+    def views(self, ctx: Context, records: list[Record]) -> list[dict[str, Any]]:
+        """The public form of many records; a service may override it to batch what `view` looks up."""
+        return [self.view(r) for r in records]
+
     def list(self, ctx: Context, query: ListQuery) -> dict[str, Any]:
-        items = [self.view(r) for r in self.core.store.list(self.kind, ctx.scope)]
+        items = self.views(ctx, self.core.store.list(self.kind, ctx.scope))
         return run_query(
             items,
             query,

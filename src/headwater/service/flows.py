@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from headwater.domain import TableSchema
 from headwater.errors import BadRequest, NotFound
-from headwater.runs.ledger import Ledger
+from headwater.runs.ledger import Ledger, RunRow
 from headwater.service._core import (
     Context,
     ResourceService,
@@ -385,7 +385,11 @@ class FlowService(ResourceService):
         return doc
 
     # -- operations -----------------------------------------------------------------------------
-    def view(self, record: Record) -> dict[str, Any]:
+    def views(self, ctx: Context, records: list[Record]) -> list[dict[str, Any]]:
+        last_runs = Ledger(self.core.store).last_finished(ctx.scope)
+        return [self.view(r, last_runs=last_runs) for r in records]
+
+    def view(self, record: Record, *, last_runs: dict[str, RunRow] | None = None) -> dict[str, Any]:
         out = super().view(record)
         store = self.core.store
         sources, targets = [], []
@@ -400,7 +404,9 @@ class FlowService(ResourceService):
                 targets.append({"id": tid, "connectionSpec": tgt.doc["connectionSpec"]})
         out["inheritedAttributes"] = {"sourceConnections": sources, "targetConnections": targets}
         out["runs"] = f"/runs?property=flowId=={record.id}"
-        last = Ledger(store).last_finished(record.scope, record.id)
+        if last_runs is None:
+            last_runs = Ledger(store).last_finished(record.scope, [record.id])
+        last = last_runs.get(record.id)
         if last is not None:  # read at view time, so a run ending never changes the flow's etag
             duration = last.doc.get("metrics", {}).get("durationSummary", {})
             out["lastRunDetails"] = {
