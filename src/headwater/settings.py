@@ -21,7 +21,29 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     default_sandbox: str = "prod"
-    token_ttl_seconds: int = 86_400
+    # -- security (docs/security.md) ----------------------------------------------------------------
+    token_ttl_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400, description="Access token lifetime")
+    auth_max_failures: int = Field(
+        default=10, ge=1, le=10_000, description="Failed token requests per client id or per address before lockout"
+    )
+    auth_failure_window_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="Window in which failed token requests are counted"
+    )
+    auth_lockout_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="How long a client id or address is locked out"
+    )
+    source_deny: str | None = Field(
+        default=None,
+        description=(
+            "Comma-separated hosts, CIDRs and ports (host, 10.0.0.0/8, :5433, host:5432) that tenant "
+            "connections may never reach; the metadata database's own endpoint is always added"
+        ),
+    )
+    truststore_dir: Path | None = Field(
+        default=None, description="Directory of CA files that a connection string's TrustStore=<file> may name"
+    )
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="Total size of a request's headers")
+    max_header_count: int = Field(default=100, ge=10, description="Number of headers in a request")
     max_body_bytes: int = 1_048_576
     default_page_size: int = 100
     max_page_size: int = 1000
