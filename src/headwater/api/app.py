@@ -44,5 +44,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(routes_catalog.catalog, prefix=CATALOG, responses=ERROR_RESPONSES)
     app.include_router(routes_catalog.conversion, prefix=CONVERSION, responses=ERROR_RESPONSES)
     app.include_router(routes_runs.router, prefix=FLOW_SERVICE, responses=ERROR_RESPONSES)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+    )
     return app

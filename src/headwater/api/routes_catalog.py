@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from headwater.api.deps import Ctx, Svc
 from headwater.api.paths import CATALOG
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 
 catalog = APIRouter()
@@ -19,9 +20,10 @@ JsonBody = Annotated[dict[str, Any], Body()]
 def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> int:
     if value is None:
         return default
-    if not value.isdigit() or int(value) > maximum:
+    number = ascii_int(value, low=0, high=maximum)
+    if number is None:
         raise BadRequest(f"The {name} parameter must be an integer between 0 and {maximum}.", code="1000")
-    return int(value)
+    return number
 
 
 @catalog.post("/dataSets", status_code=201, tags=["Datasets"])

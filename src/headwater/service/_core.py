@@ -9,6 +9,7 @@ from typing import Any
 
 from headwater.connectors.base import ConnectorRegistry
 from headwater.crypto import SecretBox
+from headwater.domain.wire_safe import wire_safe
 from headwater.errors import BadRequest, NotFound, PreconditionFailed
 from headwater.identity import Principal
 from headwater.service._query import ListQuery, PageTokens, run_query
@@ -54,7 +55,7 @@ def audit_fields(ctx: Context, *, created: bool) -> dict[str, str]:
 
 def envelope(record: Record) -> dict[str, Any]:
     """The public JSON of a stored resource: its doc (without `_private` keys) plus Adobe's envelope."""
-    public = {k: v for k, v in record.doc.items() if not k.startswith("_")}
+    public = {k: wire_safe(v) for k, v in record.doc.items() if not k.startswith("_")}
     return {
         "id": record.id,
         "createdAt": record.created_at,
@@ -167,7 +168,7 @@ def patch_resource(
             raise BadRequest(f"The connection spec of a {service.api_name} resource cannot be updated.", code="1414")
         if top not in patchable:
             raise BadRequest(f"The path {op['path'][:200]} provided in ops is invalid.", code="1365")
-    public = {k: v for k, v in record.doc.items() if not k.startswith("_")}
+    public = {k: wire_safe(v) for k, v in record.doc.items() if not k.startswith("_")}
     patched = apply_ops(public, ops)
     doc = rebuild(ctx, patched, record)
     doc |= {k: v for k, v in record.doc.items() if k.startswith("_") and k not in doc}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 
 _OPS = ("add", "replace", "remove")
@@ -59,7 +60,7 @@ def apply_ops(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
         for part in parts[:-1]:
             if isinstance(parent, dict) and part in parent:
                 parent = parent[part]
-            elif isinstance(parent, list) and part.isdigit() and int(part) < len(parent):
+            elif isinstance(parent, list) and ascii_int(part, low=0, high=len(parent) - 1) is not None:
                 parent = parent[int(part)]
             else:
                 raise invalid
@@ -77,9 +78,9 @@ def apply_ops(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
             if leaf == "-" and op["op"] == "add":
                 parent.append(copy.deepcopy(op["value"]))
                 continue
-            if not leaf.isdigit():
+            index = ascii_int(leaf, low=0, high=len(parent))
+            if index is None:
                 raise invalid
-            index = int(leaf)
             limit = len(parent) + (1 if op["op"] == "add" else 0)
             if index >= limit:
                 raise invalid

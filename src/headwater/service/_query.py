@@ -19,12 +19,14 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 
 _OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "~", "=")
@@ -76,26 +78,30 @@ def _resolve(value: Any, segments: Sequence[str]) -> list[Any]:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+    try:
+        if isinstance(value, dict | list):
+            return json.dumps(value, sort_keys=True)
+        return str(value)
+    except (ValueError, RecursionError):
+        # Stored before the edge bounded nesting and number size: comparable, never a 500.
+        return f"<{type(value).__name__}>"
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A finite float for numbers and numeric text; None otherwise (a stored value never raises here)."""
+    if value is None or isinstance(value, bool | dict | list):
         return None
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(str(value))
-    except ValueError:
+        number = float(value) if isinstance(value, int | float) else float(str(value)[:400])
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _equal(actual: Any, wanted: str) -> bool:
     if isinstance(actual, int | float) and not isinstance(actual, bool):
         number = _number(wanted)
-        return number is not None and float(actual) == number
+        return number is not None and _number(actual) == number
     return _text(actual).lower() == wanted.lower()
 
 
@@ -205,9 +211,9 @@ class ListQuery:
         terms = tuple(parse_term(p) for p in property)
         parsed_limit = None
         if limit is not None:
-            if not limit.strip().isdigit() or not 1 <= int(limit) <= max_limit:
+            parsed_limit = ascii_int(limit, low=1, high=max_limit)
+            if parsed_limit is None:
                 raise BadRequest(f"The limit parameter must be an integer between 1 and {max_limit}.", code="1000")
-            parsed_limit = int(limit)
         want_count = False
         if count is not None:
             if count.lower() not in ("true", "false"):
@@ -219,9 +225,10 @@ class ListQuery:
             )
         parsed_start = 0
         if start is not None:
-            if not start.strip().isdigit():
+            offset = ascii_int(start, low=0, high=2**63 - 1)
+            if offset is None:
                 raise BadRequest("The start parameter must be a non-negative integer offset.", code="1000")
-            parsed_start = int(start)
+            parsed_start = offset
         return cls(
             terms=terms,
             sort=parse_orderby(orderby),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 
 FREQUENCIES = ("once", "minute", "hour", "day", "week")
@@ -30,10 +31,9 @@ class Schedule:
 def _integer(value: Any, field: str, code: str) -> int:
     if isinstance(value, bool):
         raise BadRequest(f"scheduleParams.{field} must be an integer.", code=code)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    number = ascii_int(value, low=-(2**63), high=2**63 - 1)
+    if number is not None:
+        return number
     raise BadRequest(f"scheduleParams.{field} must be an integer (or a numeric string).", code=code)
 
 

@@ -297,6 +297,11 @@ class FlowService(ResourceService):
                     "without it every run would copy the whole table again.",
                     code="1367",
                 )
+        # Every reference is checked against this sandbox, drafts included: a draft that names another
+        # sandbox's mapping set would otherwise carry a foreign id into the flow it becomes.
+        mapping = store.get("mappingSet", ctx.scope, mapping_id) if mapping_id else None
+        if mapping_id and mapping is None:
+            raise BadRequest(f"The mapping set {mapping_id[:64]} is not found in this sandbox.", code="1370")
         if draft:
             return FlowPlan(source, target, dataset, schedule, delta, mapping_id, None)
         base = store.get("connection", ctx.scope, source.doc["baseConnectionId"])
@@ -326,10 +331,7 @@ class FlowService(ResourceService):
                     "use a timestamp, date or integer column.",
                     code="1367",
                 )
-        if mapping_id:
-            mapping = store.get("mappingSet", ctx.scope, mapping_id)
-            if mapping is None:
-                raise BadRequest(f"The mapping set {mapping_id[:64]} is not found in this sandbox.", code="1370")
+        if mapping is not None:
             from headwater.mapping import compile_mapping
 
             input_schema = table_schema.arrow_schema

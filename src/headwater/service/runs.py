@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest, NotFound
 from headwater.runs.ledger import Ledger, RunRow, new_run_id
 from headwater.runs.model import InvalidTransition, RunEvent, RunSettings, RunStatus, transition
@@ -33,10 +34,17 @@ if TYPE_CHECKING:  # imported lazily at run time: the API process need not load 
 _PARAM_KEYS = {"startTime", "windowStartTime", "windowEndTime", "deltaColumn"}
 
 
+# The latest instant a run parameter may name: the year 3000, in epoch milliseconds.
+_MAX_EPOCH_MS = 32_503_680_000_000
+
+
 def _epoch_ms(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().lstrip("-").isdigit():
-        raise BadRequest(f"params.{field} must be an epoch time in seconds or milliseconds.", code="1380")
-    return int(epoch_to_datetime(int(value)).timestamp() * 1000)
+    number = ascii_int(value, low=0, high=_MAX_EPOCH_MS)
+    if number is None:
+        raise BadRequest(
+            f"params.{field} must be an epoch time in seconds or milliseconds, between 1970 and 3000.", code="1380"
+        )
+    return int(epoch_to_datetime(number).timestamp() * 1000)
 
 
 class RunService:
