@@ -52,6 +52,7 @@ from tests.reliability.support import (
 )
 
 SCALE = float(os.environ.get("HEADWATER_FUZZ_EXAMPLES", "1"))
+FLOW_PATH = "/data/foundation/flowservice"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The token endpoint authenticates by client credentials in its body, not by the gateway headers.
 NO_GATEWAY_AUTH = {"/ims/token/v3"}
@@ -368,3 +369,86 @@ def test_fuzz_valid_bodies_with_one_value_mutated(world: World) -> None:
     print(stats.line("mutated valid bodies"))
     assert not stats.failures, "\n\n".join(stats.failures)
     assert stats.statuses[201] + stats.statuses[200] > 0, "no mutated body was accepted: the templates are invalid"
+
+
+# -- the bad-input classes that once stored unrenderable items or answered 500 -------------------
+# Raw JSON text (not Python values, which a JSON encoder would refuse to write) is spliced into a
+# valid body, so the server sees exactly what an attacker's client would send.
+
+PLACEHOLDER = "__HW_FUZZ_PLACEHOLDER__"
+NASTY_JSON = st.one_of(
+    st.integers(min_value=19, max_value=6000).map(lambda n: "9" * n),
+    st.integers(min_value=19, max_value=6000).map(lambda n: "-" + "1" * n),
+    st.integers(min_value=300, max_value=6000).map(lambda n: "1." + "5" * n + "e" + str(n)),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "18446744073709551616"]),
+    st.sampled_from(['"x\\ud800"', '"\\udfff"', '"a\\u0000b"', '{"\\ud83d": 1}', '["\\ud800\\udc00", "\\udc00"]']),
+    st.integers(min_value=65, max_value=3000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=65, max_value=3000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.sampled_from(['"\\u00b2"', '"\\u0661\\u0660"', '"99999999999999999999"', '"-0"', '" 1"']),
+)
+NASTY_QUERY = st.one_of(
+    st.sampled_from(["\u00b2", "\u0661", "1e3", "-1", "0x1", "%ED%A0%80", "\x00", "NaN", "inf"]),
+    st.integers(min_value=19, max_value=6000).map(lambda n: "9" * n),
+    st.text(max_size=30),
+)
+REFUSED_AT_EDGE = {400, 413}
+
+
+def _splice(body: Any, path: tuple[Any, ...], raw: str) -> bytes:
+    text = json.dumps(_mutate(body, path, PLACEHOLDER))
+    return text.replace(json.dumps(PLACEHOLDER), raw, 1).encode("utf-8", "surrogatepass")
+
+
+def _fuzz_raw(client: TestClient, headers: dict[str, str], stats: Stats, method: str, url: str, body: Any) -> None:
+    @hsettings(
+        max_examples=max(1, int(25 * SCALE)),
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(path=st.sampled_from(_paths(body)), raw=NASTY_JSON)
+    def fuzz(path: tuple[Any, ...], raw: str) -> None:
+        extra = {"If-Match": "*"} if method == "PATCH" else {}
+        response = client.request(method, url, headers={**headers, **extra}, content=_splice(body, path, raw))
+        stats.requests += 1
+        stats.statuses[response.status_code] += 1
+        assert response.status_code < 500, f"{method} {url} {path}={raw[:80]}: {response.text[:300]}"
+
+    fuzz()
+
+
+def test_fuzz_bad_input_classes(world: World) -> None:
+    headers = {**world.tenant.headers(), "content-type": "application/json"}
+    stats = Stats()
+    with TestClient(world.app, raise_server_exceptions=False) as client:
+        for name, (method, url, body) in _templates(world.chain).items():
+            try:
+                _fuzz_raw(client, headers, stats, method, url, body)
+            except Exception as exc:
+                stats.failures.append(f"{name}: {type(exc).__name__}: {exc}"[:3000])
+
+        lists = [f"{FLOW_PATH}/{kind}" for kind in ("connections", "sourceConnections", "flows", "runs")]
+        lists += [f"{CATALOG}/dataSets", f"{CONVERSION}/mappingSets"]
+
+        @hsettings(max_examples=max(1, int(120 * SCALE)), deadline=None, database=None)
+        @given(
+            url=st.sampled_from(lists),
+            param=st.sampled_from(["limit", "start", "orderby", "property", "count", "continuationToken"]),
+            value=NASTY_QUERY,
+        )
+        def fuzz_query(url: str, param: str, value: str) -> None:
+            response = client.get(url, headers=world.tenant.headers(), params={param: value})
+            stats.requests += 1
+            stats.statuses[response.status_code] += 1
+            assert response.status_code < 500, f"GET {url} {param}={value[:80]!r}: {response.text[:300]}"
+
+        try:
+            fuzz_query()
+        except Exception as exc:
+            stats.failures.append(f"query parameters: {type(exc).__name__}: {exc}"[:3000])
+    print(stats.line("bad input classes"))
+    assert not stats.failures, "\n\n".join(stats.failures)
+    assert sum(n for code, n in stats.statuses.items() if code >= 500) == 0
+    refused = sum(n for code, n in stats.statuses.items() if code in REFUSED_AT_EDGE)
+    assert refused >= stats.requests // 2, f"too few refusals: {stats.line('bad input classes')}"
