@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import stat
+from datetime import UTC, datetime
 
 import typer
 
-from headwater.identity import Principal
 from headwater.service import Services
 from headwater.settings import Settings
 
@@ -18,11 +19,34 @@ datasets = typer.Typer(help="Inspect datasets (Iceberg tables).", no_args_is_hel
 app.add_typer(datasets, name="datasets")
 
 
-def _services() -> Services:
+def _private_state(settings: Settings) -> None:
+    """Make the state this process creates readable by its own user only.
 
-    svc = Services(Settings())
+    The umask covers every file created from here on (SQLite database and its WAL, key file, local
+    warehouse), including by uvicorn's worker processes, which inherit it. The data directory is
+    0700 as well, which also shields files an older version created 0644; an existing directory
+    is tightened only if this user owns it.
+    """
+    os.umask(0o077)
+    data = settings.data_dir
+    try:
+        data.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        info = data.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            data.chmod(0o700)
+
+
+def _services() -> Services:
+    settings = Settings()
+    _private_state(settings)
+    svc = Services(settings)
     svc.migrate()
     return svc
+
+
+def _time(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 @app.command()
@@ -34,8 +58,10 @@ def serve(
     import uvicorn
 
     from headwater.api import create_app
+    from headwater.api.access_log import uvicorn_log_config
 
     settings = Settings()
+    _private_state(settings)
     if settings.web_workers <= 1:
         uvicorn.run(
             create_app(settings),
@@ -43,6 +69,7 @@ def serve(
             port=port or settings.port,
             log_level="info",
             access_log=True,
+            log_config=uvicorn_log_config(),
         )
         return
     # Several processes (one per core) serve the API; each also runs the embedded engine, which
@@ -57,6 +84,7 @@ def serve(
         port=port or settings.port,
         log_level="info",
         access_log=True,
+        log_config=uvicorn_log_config(),
     )
 
 
@@ -81,22 +109,52 @@ def credentials_create(
         typer.echo(f"client_id:     {creds.client_id}\nclient_secret: {creds.client_secret}\norg:           {org}")
 
 
+@credentials.command("list")
+def credentials_list(
+    org: str = typer.Option(None, help="Only this org's credentials"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """List API clients: id, org, name, when created and when revoked (secrets are never shown)."""
+    rows = [
+        {
+            "client_id": c.client_id,
+            "org": c.org,
+            "name": c.name,
+            "created": _time(c.created_at),
+            "revoked": _time(c.revoked_at),
+        }
+        for c in _services().tokens.list_clients(org)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'client_id':<38} {'org':<36} {'name':<16} {'created':<26} revoked")
+    for r in rows:
+        typer.echo(f"{r['client_id']:<38} {r['org']:<36} {r['name']:<16} {r['created']:<26} {r['revoked'] or '-'}")
+
+
+@credentials.command("revoke")
+def credentials_revoke(client_id: str = typer.Argument(..., help="The client id to revoke")) -> None:
+    """Revoke an API client: it can no longer get tokens, and its tokens are refused from now on."""
+    if not _services().tokens.revoke(client_id):
+        typer.echo(f"error: no API client {client_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {client_id}")
+
+
 @app.command()
 def token(
     org: str = typer.Option("headwater@AdobeOrg", help="IMS org id the token is for"),
     as_json: bool = typer.Option(False, "--json", help="Print token, API key and org as JSON"),
 ) -> None:
-    """Print a bearer token for local use (mints credentials for the org on the first call)."""
-    svc = _services()
-    local_id = "local-" + hashlib.sha256(org.encode("utf-8")).hexdigest()[:16]
-    client = svc.store.get_client(local_id)
-    if client is None:
-        from headwater.identity import hash_secret
+    """Print a bearer token for local use, signed directly (no secret is created or stored).
 
-        svc.store.add_client(client_id=local_id, org=org, name="local", secret_hash=hash_secret(local_id + "!"))
-    access = svc.tokens.mint(Principal(local_id, org))
+    Each call records a client `local-…` that has no secret, so nothing can be exchanged for a
+    token; it shows in `credentials list` and `credentials revoke` ends the token.
+    """
+    client_id, access = _services().tokens.mint_local(org)
     if as_json:
-        typer.echo(json.dumps({"access_token": access, "api_key": local_id, "org": org}))
+        typer.echo(json.dumps({"access_token": access, "api_key": client_id, "org": org}))
     else:
         typer.echo(access)
 

@@ -29,8 +29,9 @@ async def fast_read(svc: Services, fn: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(fn, *args)
 
 
-# Both dependencies are `async def` on purpose: they do no I/O (the token check is an HMAC), and a
-# sync dependency costs a hop to the thread pool on every request (measured: bench/load_read.py).
+# Both dependencies are `async def` on purpose: a sync dependency costs a hop to the thread pool on
+# every request (measured: bench/load_read.py). Their only I/O is the token's client lookup, which
+# goes through fast_read.
 async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
@@ -56,7 +57,9 @@ async def context(
         raise GatewayError(401, "401013", "Oauth token is not valid: use 'Authorization: Bearer <token>'.")
     if not token.strip().isascii():  # tokens are ASCII; anything else is not ours (and must not be a 500)
         raise GatewayError(401, "401013", "Oauth token is not valid")
-    principal = svc.tokens.verify(token.strip())
+    principal = svc.tokens.decode(token.strip())
+    # Checked on every request, not cached, so a revoked client's tokens stop working at once.
+    await fast_read(svc, svc.tokens.require_active, principal)
     if not x_api_key:
         raise GatewayError(403, "403000", "Api Key is required")
     if x_api_key != principal.client_id:

@@ -88,4 +88,5 @@ IMS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ImsErrorBody, "description": "Unknown client or wrong secret"},
     413: {"model": FlowErrorBody, "description": "Body larger than the limit"},
     415: {"model": FlowErrorBody, "description": "Body is neither form-encoded nor JSON"},
+    429: {"model": ImsErrorBody, "description": "Too many failed requests from this address or for this client"},
 }

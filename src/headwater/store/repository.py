@@ -145,6 +145,43 @@ class Store:
             row = conn.execute(select(api_clients).where(api_clients.c.client_id == client_id)).mappings().first()
         return dict(row) if row else None
 
+    def client_is_active(self, client_id: str, org: str) -> bool:
+        """Whether a token's client still exists for that org and is not revoked (a primary-key read)."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(api_clients.c.org, api_clients.c.revoked_at).where(api_clients.c.client_id == client_id)
+            ).first()
+        return row is not None and row.org == org and row.revoked_at is None
+
+    def list_clients(self, org: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every API client (of one org if given), oldest first, without its secret hash."""
+        cols = [c for c in api_clients.c if c.name != "secret_hash"]
+        query = select(*cols).order_by(api_clients.c.created_at, api_clients.c.client_id)
+        if org is not None:
+            query = query.where(api_clients.c.org == org)
+        with self.begin() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def revoke_client(self, client_id: str) -> bool:
+        """Mark a client revoked (the first revocation time is kept); False if there is no such client."""
+        with self.begin() as conn:
+            conn.execute(
+                update(api_clients)
+                .where(api_clients.c.client_id == client_id, api_clients.c.revoked_at.is_(None))
+                .values(revoked_at=now_ms())
+            )
+            found = conn.execute(select(api_clients.c.client_id).where(api_clients.c.client_id == client_id)).first()
+        return found is not None
+
+    def set_client_secret_hash(self, client_id: str, *, old: str, new: str) -> None:
+        """Replace a secret hash if it is still `old` (upgrading a hash scheme after a good exchange)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(api_clients)
+                .where(api_clients.c.client_id == client_id, api_clients.c.secret_hash == old)
+                .values(secret_hash=new)
+            )
+
     # -- resources ----------------------------------------------------------------------------
     @staticmethod
     def _record(row: Any) -> Record:

@@ -18,7 +18,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-# API credentials for the token endpoint; only a salted hash of the secret is kept.
+# API credentials for the token endpoint; only a salted hash of the secret is kept. A revoked
+# client (revoked_at set, epoch ms) can neither get nor use tokens; the row stays for the audit trail.
 api_clients = Table(
     "api_clients",
     metadata,
@@ -27,6 +28,7 @@ api_clients = Table(
     Column("name", String(255), nullable=False),
     Column("secret_hash", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
 )
 
 # Every Flow Service instance resource (connection, sourceConnection, targetConnection, flow,
