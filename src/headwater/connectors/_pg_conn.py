@@ -3,13 +3,22 @@
 Every error message is built from libpq's text with the password scrubbed out, then mapped to who
 must act: ConfigError (credentials, database, SSL settings, certificates) or TransientError
 (unreachable host, connection lost) — the run engine retries only the latter.
+
+Connections are made for tenants, so libpq must use nothing of the server account's own: every
+parameter it would otherwise take from a file or the environment is given explicitly (password
+file, client certificate and key, root certificate, CRL, Kerberos), and `scrub_environment` removes
+the PG* variables it reads for the rest (PGPASSWORD, PGSERVICE, PGOPTIONS, PGSSLCERT, …).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +32,44 @@ import psycopg
 from headwater.connectors._pg_auth import PgTarget
 from headwater.errors import ConfigError, HeadwaterError, TransientError
 
+log = logging.getLogger("headwater.connectors.postgres")
+
 CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "headwater"
+
+
+def scrub_environment() -> list[str]:
+    """Remove every PG* variable from this process's environment; returns (and logs) their names.
+
+    libpq reads them for any parameter not given, and a service file (PGSERVICE, PGSYSCONFDIR) can
+    set any parameter at all: a tenant connection must not inherit the server account's settings.
+    The metadata database URL must therefore carry its own credentials.
+    """
+    names = sorted(name for name in os.environ if name.startswith("PG"))
+    for name in names:
+        del os.environ[name]
+    if names:
+        log.warning(
+            "removed PostgreSQL client variables from the environment (tenant connections never use the "
+            "server's own credentials): %s",
+            ", ".join(names),
+        )
+    return names
+
+
+@functools.cache
+def _private_dir() -> str:
+    """A 0700 directory of this process: its CA files, and a path in it that never exists."""
+    path = tempfile.mkdtemp(prefix="headwater-libpq-")
+    owner = os.getpid()
+    # Only the creating process removes it (a forked child shares the path, not the duty).
+    atexit.register(lambda: shutil.rmtree(path, ignore_errors=True) if os.getpid() == owner else None)
+    return path
+
+
+def _absent() -> str:
+    """A path nobody else can create: libpq finds no file there, instead of the one in ~/.postgresql."""
+    return os.path.join(_private_dir(), "absent")
 
 
 @contextmanager
@@ -33,7 +78,7 @@ def _root_cert_file(target: PgTarget) -> Iterator[str | None]:
     if not target.sslrootcert:
         yield None
         return
-    fd, path = tempfile.mkstemp(prefix="headwater-ca-", suffix=".pem")
+    fd, path = tempfile.mkstemp(prefix="ca-", suffix=".pem", dir=_private_dir())
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(target.sslrootcert)
@@ -43,17 +88,41 @@ def _root_cert_file(target: PgTarget) -> Iterator[str | None]:
 
 
 def _params(target: PgTarget, root_cert: str | None) -> dict[str, Any]:
+    absent = _absent()
+    if root_cert:
+        trusted = root_cert
+    elif target.sslmode == "verify-full":
+        trusted = "system"  # the OS trust store (libpq >= 16), never ~/.postgresql/root.crt
+    else:
+        # verify-ca without a CA fails ("root certificate file does not exist"); the weaker modes
+        # encrypt without verifying, as they would with no root.crt.
+        trusted = absent
     params: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
         "dbname": target.database,
         "user": target.user,
         "sslmode": target.sslmode,
+        "sslrootcert": trusted,
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": APPLICATION_NAME,
+        # Nothing of the server account: no password file, client certificate, CRL or Kerberos ticket.
+        "passfile": os.devnull,
+        "sslcertmode": "disable",
+        "sslcert": absent,
+        "sslkey": absent,
+        # An empty sslcrl would mean ~/.postgresql/root.crl (unless sslcrldir is set); an absent
+        # file loads no CRL at all.
+        "sslcrl": absent,
+        "sslcrldir": "",
+        "gssencmode": "disable",
+        "require_auth": "!gss,!sspi",
     }
-    if root_cert:
-        params["sslrootcert"] = root_cert
+    if target.hostaddr:
+        # One host entry per checked address: libpq connects to those, and checks the server
+        # certificate against the host name.
+        params["host"] = ",".join([target.host] * len(target.hostaddr))
+        params["hostaddr"] = ",".join(target.hostaddr)
     return params
 
 
@@ -171,6 +240,9 @@ _MIN_SCRUBBED_LENGTH = 4
 
 
 def _scrub(text: str, secret: str) -> str:
+    # libpq names its files ("root certificate file … does not exist"): the private directory's
+    # random name is no business of the tenant's, and must not be matched as text ("role" in it).
+    text = text.replace(_private_dir(), "(private)")
     text = _URI_PASSWORD.sub(r"\1********@", text)
     text = _KEYWORD_PASSWORD.sub(r"\1********", text)
     if len(secret) >= _MIN_SCRUBBED_LENGTH:
@@ -205,12 +277,12 @@ def catalog_connection(target: PgTarget) -> Iterator[psycopg.Connection[Any]]:
 
 
 def adbc_uri(target: PgTarget, root_cert: str | None) -> str:
+    """A libpq URI; every value is percent-encoded, so none can add a parameter or change the host."""
     params = _params(target, root_cert)
-    query = {k: str(v) for k, v in params.items() if k not in ("host", "port", "dbname", "user")}
-    host = f"[{target.host}]" if ":" in target.host else target.host
+    query = {k: str(v) for k, v in params.items() if k not in ("dbname", "user")}
     return (
         f"postgresql://{quote(target.user, safe='')}:{quote(target.password.get_secret_value(), safe='')}"
-        f"@{host}:{target.port}/{quote(target.database, safe='')}?{urlencode(query)}"
+        f"@/{quote(target.database, safe='')}?{urlencode(query)}"
     )
 
 

@@ -7,7 +7,7 @@ A connector is one module exposing `create(settings) -> Connector`, registered u
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -38,26 +38,35 @@ class AuthMethod:
     model: builtins.type[BaseModel]
     description: str = ""
     aliases: tuple[str, ...] = ()
+    # Handed to the model's validators as pydantic's validation context: what the connector knows
+    # from the operator's settings (e.g. which source addresses are refused). Not part of the spec.
+    context: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def json_schema(self) -> dict[str, Any]:
         schema = self.model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             prop.pop("title", None)
-            prop.pop("writeOnly", None)
+            for branch in (prop, *prop.get("anyOf", ())):
+                branch.pop("writeOnly", None)
         schema.pop("description", None)
         return {"$schema": JSON_SCHEMA_DRAFT7, "description": self.description, **schema}
 
     def secret_fields(self) -> frozenset[str]:
         props = self.json_schema().get("properties", {})
-        return frozenset(k for k, v in props.items() if v.get("format") == "password")
+        # An optional secret (`SecretStr | None`) is an anyOf whose string branch has the format.
+        return frozenset(
+            k
+            for k, v in props.items()
+            if v.get("format") == "password" or any(b.get("format") == "password" for b in v.get("anyOf", ()))
+        )
 
     def parse(self, params: Any) -> BaseModel:
         """Validate `auth.params`; the error names the failing field and never echoes a value."""
         if not isinstance(params, dict):
             raise BadRequest("auth.params must be a JSON object.", code="1304")
         try:
-            parsed: BaseModel = self.model.model_validate(params)
+            parsed: BaseModel = self.model.model_validate(params, context=self.context)
             return parsed
         except ValidationError as exc:
             raise BadRequest(describe_validation_error(exc, prefix="auth.params"), code="1304") from None

@@ -13,6 +13,7 @@ Type rules, path grammar and measured figures: docs/types.md (PostgreSQL).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
-from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain
+from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain, scrub_environment
 from headwater.connectors._pg_sql import (
     DESCRIBE_COLUMNS,
     FIND_TABLE,
@@ -38,6 +39,7 @@ from headwater.connectors._pg_sql import (
     select_query,
 )
 from headwater.connectors._pg_types import PgColumnType, column_type, convert_batch
+from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
 from headwater.domain.jsonify import json_rows
@@ -111,15 +113,29 @@ class PostgresConnector:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
+        scrub_environment()
+        self._policy = SourcePolicy.from_settings(settings)
+        # Auth params are parsed with this connector's policy: a denied address is refused when a
+        # connection is saved, and a TrustStore file is looked up in the operator's directory.
+        context = {CONTEXT_KEY: self._policy}
+        self.spec = dataclasses.replace(
+            SPEC, auth_methods=tuple(dataclasses.replace(m, context=context) for m in SPEC.auth_methods)
+        )
+
+    def _target(self, auth: BaseModel) -> PgTarget:
+        """The target of one operation, pinned to addresses checked against the policy just now:
+        every connection of the operation goes to them (ConfigError if denied or unresolvable)."""
+        target = target_of(auth)
+        return dataclasses.replace(target, hostaddr=self._policy.addresses(target.host, target.port))
 
     # -- catalog ----------------------------------------------------------------------------------
     def check(self, auth: BaseModel) -> None:
-        target = target_of(auth)
+        target = self._target(auth)
         with catalog_connection(target) as conn:
             conn.execute("SELECT 1").fetchone()
 
     def list_objects(self, auth: BaseModel) -> list[ExploreItem]:
-        with catalog_connection(target_of(auth)) as conn:
+        with catalog_connection(self._target(auth)) as conn:
             rows = conn.execute(LIST_TABLES).fetchall()
         return [
             ExploreItem(name=format_path(schema, name), path=format_path(schema, name), type="table")
@@ -146,12 +162,12 @@ class PostgresConnector:
         return _Table(schema, name, oid, columns)
 
     def describe(self, auth: BaseModel, table: str) -> TableSchema:
-        with catalog_connection(target_of(auth)) as conn:
+        with catalog_connection(self._target(auth)) as conn:
             found = self._table(conn, table)
         return TableSchema(path=found.path, columns=tuple(c.info() for c in found.columns))
 
     def preview(self, auth: BaseModel, table: str, *, limit: int = 100) -> TablePreview:
-        target = target_of(auth)
+        target = self._target(auth)
         with catalog_connection(target) as conn:
             found = self._table(conn, table)
             query = select_query(found.schema, found.name, _select(found.columns), limit=limit).as_string(conn)
@@ -162,7 +178,7 @@ class PostgresConnector:
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:
-        target = target_of(auth)
+        target = self._target(auth)
         with catalog_connection(target) as conn:
             try:
                 found = self._table(conn, request.table)

@@ -27,12 +27,13 @@ from headwater.store.repository import etag_matches
 log = logging.getLogger("headwater.service.connections")
 
 MASK = "********"
-_CONN_STRING_SECRET = re.compile(r"(?i)((?:^|;)\s*(?:password|pwd)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)")
+# The password, and the CA (TrustStore), which like basic auth's sslRootCert is kept with the secrets.
+_CONN_STRING_SECRET = re.compile(r"(?i)((?:^|;)\s*(?:password|pwd|truststore)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)")
 _PATCHABLE = ("name", "description", "auth", "state")
 
 
 def redact_connection_string(text: str) -> str:
-    """Keep the server, database and user visible; hide the password value."""
+    """Keep the server, database and user visible; hide the password and CA values."""
     return _CONN_STRING_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 

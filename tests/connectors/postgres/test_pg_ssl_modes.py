@@ -16,6 +16,7 @@ from headwater.connectors._pg_auth import PgConnectionStringAuth, PgTarget, targ
 from headwater.connectors._pg_conn import adbc_connection, catalog_connection
 from headwater.connectors.postgres import PostgresConnector
 from headwater.errors import ConfigError
+from headwater.settings import Settings
 
 SSL_OF_SESSION = "SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()"
 
@@ -80,7 +81,7 @@ def test_verifying_modes_refuse_another_ca_on_both_drivers(
         assert password not in text and "Pa55" not in text
 
 
-def _conn_string(cluster: Any, password: str, **extra: str) -> PgConnectionStringAuth:
+def _text(cluster: Any, password: str, **extra: str) -> str:
     pairs = {
         "Server": "127.0.0.1",
         "Port": str(cluster.port),
@@ -89,7 +90,11 @@ def _conn_string(cluster: Any, password: str, **extra: str) -> PgConnectionStrin
         "Password": "{" + password + "}",
         **extra,
     }
-    return PgConnectionStringAuth(connectionString=SecretStr(";".join(f"{k}={v}" for k, v in pairs.items())))
+    return ";".join(f"{k}={v}" for k, v in pairs.items())
+
+
+def _conn_string(cluster: Any, password: str, **extra: str) -> PgConnectionStringAuth:
+    return PgConnectionStringAuth(connectionString=SecretStr(_text(cluster, password, **extra)))
 
 
 @pytest.mark.parametrize(
@@ -110,41 +115,67 @@ def test_connection_string_encryption_method(
     assert session_ssl(target_of(auth)) == (encrypted, encrypted)
 
 
-def test_connection_string_validation_with_a_trust_store(
-    ssl_cluster: Any, connector: PostgresConnector, password: str, tmp_path: Path
+def _trust_store_checks(
+    ssl_cluster: Any, connector: PostgresConnector, password: str, good: Any, wrong_ca: Any
 ) -> None:
-    store = tmp_path / "ca.pem"
-    store.write_text(ssl_cluster.ca_pem, encoding="ascii")
-    good = _conn_string(
-        ssl_cluster,
-        password,
-        Server="localhost",
-        EncryptionMethod="1",
-        ValidateServerCertificate="1",
-        TrustStore=str(store),
-    )
-    assert target_of(good).sslmode == "verify-full"
-    assert session_ssl(target_of(good)) == (True, True)
-    connector.check(good)
+    """`good(**pairs)` / `wrong_ca(**pairs)`: connection strings with the cluster's CA / another CA."""
+    strict = {"EncryptionMethod": "1", "ValidateServerCertificate": "1"}
+    valid = good(Server="localhost", **strict)
+    assert target_of(valid).sslmode == "verify-full"
+    assert session_ssl(target_of(valid)) == (True, True)
+    connector.check(valid)
     # Validation checks the host name too: the certificate names localhost, not 127.0.0.1.
-    wrong_host = _conn_string(
-        ssl_cluster, password, EncryptionMethod="1", ValidateServerCertificate="1", TrustStore=str(store)
-    )
     with pytest.raises(ConfigError, match=r"not issued for host '127\.0\.0\.1'") as info:
-        connector.check(wrong_host)
+        connector.check(good(**strict))
     assert password not in repr(info.value)
-    other = tmp_path / "other.pem"
-    other.write_text(ssl_cluster.other_ca_pem, encoding="ascii")
-    wrong_ca = _conn_string(
-        ssl_cluster,
-        password,
-        Server="localhost",
-        EncryptionMethod="1",
-        ValidateServerCertificate="1",
-        TrustStore=str(other),
-    )
     with pytest.raises(ConfigError, match="not trusted"):
-        connector.check(wrong_ca)
+        connector.check(wrong_ca(Server="localhost", **strict))
+
+
+def test_connection_string_validation_with_a_trust_store_as_pem_text(
+    ssl_cluster: Any, connector: PostgresConnector, password: str
+) -> None:
+    def with_ca(ca: str) -> Any:
+        return lambda **pairs: _conn_string(ssl_cluster, password, TrustStore="{" + ca + "}", **pairs)
+
+    _trust_store_checks(
+        ssl_cluster, connector, password, with_ca(ssl_cluster.ca_pem), with_ca(ssl_cluster.other_ca_pem)
+    )
+
+
+def test_connection_string_validation_with_ssl_root_cert(
+    ssl_cluster: Any, connector: PostgresConnector, password: str
+) -> None:
+    def with_ca(ca: str) -> Any:
+        def make(**pairs: str) -> PgConnectionStringAuth:
+            text = _text(ssl_cluster, password, **pairs)
+            return PgConnectionStringAuth(connectionString=SecretStr(text), sslRootCert=SecretStr(ca))
+
+        return make
+
+    _trust_store_checks(
+        ssl_cluster, connector, password, with_ca(ssl_cluster.ca_pem), with_ca(ssl_cluster.other_ca_pem)
+    )
+
+
+def test_connection_string_validation_with_a_file_of_the_configured_trust_store(
+    ssl_cluster: Any, password: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "cas"
+    store.mkdir()
+    (store / "ca.pem").write_text(ssl_cluster.ca_pem, encoding="ascii")
+    (store / "other.pem").write_text(ssl_cluster.other_ca_pem, encoding="ascii")
+    connector = PostgresConnector(Settings(data_dir=tmp_path / "data", truststore_dir=store))
+    method = connector.spec.auth_method("Connection String Based Authentication")
+
+    def with_file(name: str) -> Any:
+        def make(**pairs: str) -> Any:
+            return method.parse({"connectionString": _text(ssl_cluster, password, TrustStore=name, **pairs)})
+
+        return make
+
+    # A name relative to the directory, or the file's absolute path inside it.
+    _trust_store_checks(ssl_cluster, connector, password, with_file("ca.pem"), with_file(str(store / "other.pem")))
 
 
 def test_errors_of_the_read_driver_are_explained_too(ssl_cluster: Any, password: str) -> None:
