@@ -151,13 +151,17 @@ def seed_flow(
     columns: list[str] | None = None,
     mapping_id: str | None = None,
     state: str = "enabled",
+    port: int = 5432,
 ) -> Record:
-    """Insert a connection, source and target connections, a dataset and a flow; returns the flow."""
+    """Insert a connection, source and target connections, a dataset and a flow; returns the flow.
+
+    `port` is the stored connection's: runs that read with the test reader never use it.
+    """
     store = svc.store
     conn = svc.connections.create(context(), {
         "name": "pg",
         "auth": {"specName": "Basic Authentication", "params": {
-            "server": "127.0.0.1", "port": "5432", "database": source_db, "username": "postgres",
+            "server": "127.0.0.1", "port": str(port), "database": source_db, "username": "postgres",
             "password": "unused", "sslMode": "Disable",
         }},
         "connectionSpec": {"id": SPEC.id, "version": "1.0"},

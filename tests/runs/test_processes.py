@@ -80,6 +80,11 @@ def test_two_scheduler_processes_never_create_a_run_twice(meta_db: SourceDb) -> 
     store.engine.dispose()
 
 
+# The metadata database's endpoint (127.0.0.1:5432) is refused to tenant connections, and these
+# runs read with the test reader, so the stored connection names another port.
+UNUSED_SOURCE_PORT = 5499
+
+
 def _services(meta: SourceDb, data_dir: Path) -> tuple[Services, dict[str, str]]:
     env = {"HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_DATABASE_URL": meta.url}
     svc = Services(Settings(data_dir=data_dir, database_url=meta.url, run_embedded_executor=False))
@@ -105,7 +110,7 @@ def test_sigkilled_workers_never_lose_or_duplicate_rows(meta_db: SourceDb, sourc
     with source_db.connect() as conn:
         conn.execute("CREATE TABLE events (id bigint PRIMARY KEY, ts timestamptz NOT NULL DEFAULT clock_timestamp(), "
                      "payload text)")
-    flow = seed_flow(svc, source_db=source_db.name, table="public.events", delta="ts")
+    flow = seed_flow(svc, source_db=source_db.name, table="public.events", delta="ts", port=UNUSED_SOURCE_PORT)
     ledger = Ledger(svc.store)
     lake, ident = svc.runs.lake, dataset_ident(svc, flow)
     log = tmp_path / "worker.log"
@@ -169,7 +174,7 @@ def test_a_celery_worker_executes_a_run_end_to_end(meta_db: SourceDb, source_db:
         conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, name text)")
         conn.execute("INSERT INTO t SELECT g, 'n' || g FROM generate_series(1, 1234) g")
     flow = seed_flow(svc, source_db=source_db.name, table="public.t", delta=None, frequency="once",
-                     start_time=int(time.time()) - 5)
+                     start_time=int(time.time()) - 5, port=UNUSED_SOURCE_PORT)
     log = tmp_path / "celery.log"
     worker = spawn("celery", source_db.dsn, broker, env=env, log=log)
     try:
