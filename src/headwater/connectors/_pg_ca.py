@@ -74,11 +74,19 @@ def read_trust_store_file(directory: Path | None, name: str) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         raise not_found from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise not_found
-        data = handle.read(MAX_CA_BYTES + 1)
+        data = b""
+        while len(data) <= MAX_CA_BYTES:
+            chunk = os.read(fd, MAX_CA_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        raise not_found from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_CA_BYTES:
         raise BadRequest("The TrustStore file is larger than 1 MiB.", code="1304")
     try:

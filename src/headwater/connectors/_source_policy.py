@@ -180,9 +180,14 @@ def metadata_rule(database_url: str) -> DenyRule | None:
     port = url.port or DEFAULT_PG_PORT
     query_host = url.query.get("host")
     host = url.host or (query_host if isinstance(query_host, str) else None)
+    host = (host or "").strip("[]")
     if not host or host.startswith("/") or host.lower() == "localhost":
         return DenyRule(networks=LOOPBACK, port=port)
-    return _host_rule(host, port, host)
+    try:
+        return DenyRule(networks=_with_loopback([ip_network(host)]), port=port)
+    except ValueError:
+        # Whatever name the operator's resolver accepts: refused by name and by its addresses.
+        return DenyRule(name=host.lower(), port=port)
 
 
 class SourcePolicy:
