@@ -118,7 +118,8 @@ async def issue_token(request: Request, svc: Svc) -> JSONResponse:
     client_id, client_secret = fields.get("client_id"), fields.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id or not client_secret:
         return _ims_error(400, "invalid_request", "client_id and client_secret are required.")
-    keys = (address, "client:" + client_id)
+    # Truncated: real ids are at most 64 characters, and a megabyte-long "id" must not be kept in memory.
+    keys = (address, "client:" + client_id[:80])
     token: str | None = None
     async with gate.slots():
         # Checked again inside: callers queued here while the limit was reached must not hash.
