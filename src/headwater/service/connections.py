@@ -185,8 +185,10 @@ class ConnectionService(ResourceService):
 
     def test(self, ctx: Context, connection_id: str) -> dict[str, Any]:
         """Connect for real. A failure is reported in the body (`result: false`) with an actionable message."""
-        connector, auth, _ = self.resolve(ctx, connection_id)
         try:
+            # Resolving parses the stored params with the connector's current policy, which may now
+            # refuse them (a source address the operator has since denied): a failed test too.
+            connector, auth, _ = self.resolve(ctx, connection_id)
             connector.check(auth)
         except (ConfigError, TransientError) as exc:
             log.info("connection test failed id=%s code=%s", connection_id, exc.code)
