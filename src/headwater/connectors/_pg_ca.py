@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from headwater.errors import BadRequest
@@ -49,7 +50,7 @@ def validated_ca(text: str, label: str) -> str:
     )
     try:
         certificates = x509.load_pem_x509_certificates(text.encode("ascii"))
-    except (UnicodeEncodeError, ValueError):
+    except (UnicodeEncodeError, ValueError, UnsupportedAlgorithm):
         raise invalid from None
     return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in certificates)
 

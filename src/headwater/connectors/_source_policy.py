@@ -8,7 +8,7 @@ A host is resolved once per operation and refused if ANY of its addresses is den
 connection then goes to exactly the addresses checked (libpq `hostaddr`, `host` kept for the TLS
 name check), so a DNS answer that changes between check and connect gains nothing. A denied
 loopback address denies the whole loopback range and the unspecified addresses (0.0.0.0 and ::
-reach the local machine too) on its port.
+reach the local machine too) on its port, and so does any other address of this machine.
 """
 
 from __future__ import annotations
@@ -87,6 +87,17 @@ def _with_loopback(networks: Iterable[Network]) -> tuple[Network, ...]:
     return found
 
 
+def is_this_host(address: Address) -> bool:
+    """Whether `address` is one of this machine's own (a socket can be bound to it)."""
+    family = socket.AF_INET6 if isinstance(address, IPv6Address) else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
 def resolve(host: str, port: int) -> tuple[Address, ...]:
     """The host's TCP addresses in the resolver's order, without duplicates; OSError if none."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
@@ -125,7 +136,10 @@ class DenyRule:
         if self.name is not None and host.lower() == self.name:
             return True
         networks = self.networks_now()
-        return any(a in n for a in addresses for n in networks)
+        if any(a in n for a in addresses for n in networks):
+            return True
+        # A local endpoint may also listen on this machine's other addresses (listen_addresses = '*').
+        return LOOPBACK[0] in networks and any(is_this_host(a) for a in addresses)
 
 
 def _port(text: str, entry: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,16 @@ class Tenant:
 
     def preview(self, connection_id: str, table: str) -> httpx.Response:
         return self.explore(connection_id, objectType="table", object=table, preview="true")
+
+
+def own_address() -> str:
+    """This machine's address on its default route (loopback if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.255", 9))  # UDP: nothing is sent
+        except OSError:
+            return "127.0.0.1"
+        return str(probe.getsockname()[0])
 
 
 def message(resp: httpx.Response) -> str:

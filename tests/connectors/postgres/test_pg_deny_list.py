@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.connectors.postgres.live import BASIC, CONN_STRING, POLICY_REFUSAL, Tenant, message, serving
+from tests.connectors.postgres.live import BASIC, CONN_STRING, POLICY_REFUSAL, Tenant, message, own_address, serving
 from tests.reliability.cluster import Cluster, remove_cluster, start_cluster
 
 
@@ -99,7 +99,8 @@ def test_the_metadata_database_is_never_a_source(tmp_path: Path, metadata_cluste
         # The server really keeps its records there.
         with psycopg.connect(metadata_cluster.dsn(dbname="hwmeta")) as conn:
             assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] > 0  # type: ignore[index]
-        for host in ("127.0.0.1", "localhost", "0.0.0.0", "127.0.0.2", "::1", "::ffff:127.0.0.1", "::"):
+        # Every local spelling, and this machine's own address (the database may listen on it too).
+        for host in ("127.0.0.1", "localhost", "0.0.0.0", "127.0.0.2", "::1", "::ffff:127.0.0.1", "::", own_address()):
             assert _refused(tenant, host, metadata_cluster.port), host
         assert _refused(tenant, "10.9.9.9", 5432)
         for host in ("127.0.0.1", "localhost"):

@@ -6,6 +6,7 @@ Real resolver, real files, real connections to the local server and the SSL + sc
 from __future__ import annotations
 
 import os
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,18 @@ from pydantic import SecretStr, ValidationError
 from headwater.connectors._pg_auth import PgBasicAuth, PgTarget, target_of
 from headwater.connectors._pg_ca import MAX_CA_BYTES, NO_SUCH_CA_FILE, read_trust_store_file, validated_ca
 from headwater.connectors._pg_conn import adbc_connection, catalog_connection
-from headwater.connectors._source_policy import SourcePolicy, metadata_rule, parse_deny_list, parse_entry, valid_host
+from headwater.connectors._source_policy import (
+    SourcePolicy,
+    is_this_host,
+    metadata_rule,
+    parse_deny_list,
+    parse_entry,
+    valid_host,
+)
 from headwater.connectors.postgres import PostgresConnector
 from headwater.errors import BadRequest, ConfigError
 from headwater.settings import Settings
+from tests.connectors.postgres.live import own_address
 
 POLICY_REFUSAL = "refused by this Headwater server's source policy"
 
@@ -83,6 +92,17 @@ def test_a_denied_loopback_address_denies_every_local_spelling_on_its_port(entry
     for host in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1", "127.1"):
         assert _denied(policy, host, 5432), host
     assert not _denied(policy, "127.0.0.1", 5433)
+
+
+def test_a_denied_loopback_address_denies_this_machines_other_addresses_too() -> None:
+    # A metadata database on localhost may listen on every interface: its LAN address is the same server.
+    own = own_address()
+    assert is_this_host(ip_address(own)) and not is_this_host(ip_address("198.51.100.1"))
+    policy = SourcePolicy((parse_entry("127.0.0.1:5999"),))
+    assert _denied(policy, own, 5999) and not _denied(policy, own, 5998)
+    assert not _denied(policy, "198.51.100.1", 5999)
+    # Any other rule only refuses what it names.
+    assert not _denied(SourcePolicy((parse_entry("198.51.100.0/24:5999"),)), own, 5999)
 
 
 @pytest.mark.parametrize("entry", ["db..internal", "10.0.0.0/33", ":0", ":70000", "host:port", "[::1", "[::1]x", "a b"])
