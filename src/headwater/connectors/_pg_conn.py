@@ -57,13 +57,16 @@ def scrub_environment() -> list[str]:
     return names
 
 
-@functools.cache
 def _private_dir() -> str:
     """A 0700 directory of this process: its CA files, and a path in it that never exists."""
+    return _private_dir_of(os.getpid())
+
+
+@functools.cache
+def _private_dir_of(pid: int) -> str:
+    # Keyed by process: a forked child gets its own, so its parent's exit cannot remove it.
     path = tempfile.mkdtemp(prefix="headwater-libpq-")
-    owner = os.getpid()
-    # Only the creating process removes it (a forked child shares the path, not the duty).
-    atexit.register(lambda: shutil.rmtree(path, ignore_errors=True) if os.getpid() == owner else None)
+    atexit.register(lambda: shutil.rmtree(path, ignore_errors=True) if os.getpid() == pid else None)
     return path
 
 
