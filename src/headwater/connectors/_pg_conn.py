@@ -12,13 +12,10 @@ the PG* variables it reads for the rest (PGPASSWORD, PGSERVICE, PGOPTIONS, PGSSL
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import logging
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,22 +54,9 @@ def scrub_environment() -> list[str]:
     return names
 
 
-def _private_dir() -> str:
-    """A 0700 directory of this process: its CA files, and a path in it that never exists."""
-    return _private_dir_of(os.getpid())
-
-
-@functools.cache
-def _private_dir_of(pid: int) -> str:
-    # Keyed by process: a forked child gets its own, so its parent's exit cannot remove it.
-    path = tempfile.mkdtemp(prefix="headwater-libpq-")
-    atexit.register(lambda: shutil.rmtree(path, ignore_errors=True) if os.getpid() == pid else None)
-    return path
-
-
-def _absent() -> str:
-    """A path nobody else can create: libpq finds no file there, instead of the one in ~/.postgresql."""
-    return os.path.join(_private_dir(), "absent")
+# A path that cannot exist (nothing can be created under /dev/null): libpq finds no file there, where
+# it would otherwise read the server account's ~/.postgresql/postgresql.crt, .key, root.crt or root.crl.
+ABSENT = os.path.join(os.devnull, "absent")
 
 
 @contextmanager
@@ -81,7 +65,7 @@ def _root_cert_file(target: PgTarget) -> Iterator[str | None]:
     if not target.sslrootcert:
         yield None
         return
-    fd, path = tempfile.mkstemp(prefix="ca-", suffix=".pem", dir=_private_dir())
+    fd, path = tempfile.mkstemp(prefix="headwater-ca-", suffix=".pem")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(target.sslrootcert)
@@ -91,7 +75,6 @@ def _root_cert_file(target: PgTarget) -> Iterator[str | None]:
 
 
 def _params(target: PgTarget, root_cert: str | None) -> dict[str, Any]:
-    absent = _absent()
     if root_cert:
         trusted = root_cert
     elif target.sslmode == "verify-full":
@@ -99,7 +82,7 @@ def _params(target: PgTarget, root_cert: str | None) -> dict[str, Any]:
     else:
         # verify-ca without a CA fails ("root certificate file does not exist"); the weaker modes
         # encrypt without verifying, as they would with no root.crt.
-        trusted = absent
+        trusted = ABSENT
     params: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -112,11 +95,11 @@ def _params(target: PgTarget, root_cert: str | None) -> dict[str, Any]:
         # Nothing of the server account: no password file, client certificate, CRL or Kerberos ticket.
         "passfile": os.devnull,
         "sslcertmode": "disable",
-        "sslcert": absent,
-        "sslkey": absent,
+        "sslcert": ABSENT,
+        "sslkey": ABSENT,
         # An empty sslcrl would mean ~/.postgresql/root.crl (unless sslcrldir is set); an absent
         # file loads no CRL at all.
-        "sslcrl": absent,
+        "sslcrl": ABSENT,
         "sslcrldir": "",
         "gssencmode": "disable",
         "require_auth": "!gss,!sspi",
@@ -243,9 +226,6 @@ _MIN_SCRUBBED_LENGTH = 4
 
 
 def _scrub(text: str, secret: str) -> str:
-    # libpq names its files ("root certificate file … does not exist"): the private directory's
-    # random name is no business of the tenant's, and must not be matched as text ("role" in it).
-    text = text.replace(_private_dir(), "(private)")
     text = _URI_PASSWORD.sub(r"\1********@", text)
     text = _KEYWORD_PASSWORD.sub(r"\1********", text)
     if len(secret) >= _MIN_SCRUBBED_LENGTH:

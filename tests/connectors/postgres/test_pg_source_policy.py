@@ -10,12 +10,13 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from pydantic import SecretStr, ValidationError
 
 from headwater.connectors._pg_auth import PgBasicAuth, PgTarget, target_of
 from headwater.connectors._pg_ca import MAX_CA_BYTES, NO_SUCH_CA_FILE, read_trust_store_file, validated_ca
-from headwater.connectors._pg_conn import adbc_connection, catalog_connection
+from headwater.connectors._pg_conn import ABSENT, adbc_connection, catalog_connection
 from headwater.connectors._source_policy import (
     SourcePolicy,
     is_this_host,
@@ -171,6 +172,16 @@ def test_connections_go_to_the_checked_address_not_a_new_lookup() -> None:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
         cursor.close()
+
+
+def test_the_absent_path_is_no_file_to_libpq(ssl_cluster: Any, password: str) -> None:
+    # Even when a client certificate would be sent (sslcertmode=allow), ABSENT is "no file", not an error.
+    files = {"sslcert": ABSENT, "sslkey": ABSENT, "sslrootcert": ABSENT, "sslcrl": ABSENT}
+    common = {"host": "localhost", "port": ssl_cluster.port, "user": "reader", "dbname": "appdb", "password": password}
+    with psycopg.connect(**common, **files, sslmode="require", sslcertmode="allow") as conn:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+    with pytest.raises(psycopg.OperationalError, match=r"root certificate file .* does not exist"):
+        psycopg.connect(**common, **files, sslmode="verify-ca")
 
 
 @pytest.mark.parametrize(
