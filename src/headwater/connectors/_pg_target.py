@@ -56,6 +56,5 @@ def normalize_ssl_mode(value: str) -> str:
 # libpq strings end at a NUL: a name with one would silently mean another name.
 NO_NUL = "must not contain a NUL character"
 EMPTY_PASSWORD = (
-    "is empty: give the source user's password (Headwater never falls back to the server's own PostgreSQL "
-    "credentials)"
+    "is empty: give the source user's password (Headwater never falls back to the server's own PostgreSQL credentials)"
 )
