@@ -44,10 +44,11 @@ LOOPBACK: tuple[Network, ...] = (
     ip_network("0.0.0.0/32"),
     ip_network("::/128"),
 )
-_LABEL = r"[A-Za-z0-9-]{1,63}"
+# Underscores are not DNS host syntax, but container and service names (`my_db` in Compose) use them.
+_LABEL = r"[A-Za-z0-9_-]{1,63}"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 HOST_RULE = (
-    "a host name (letters, digits, hyphens and dots) or an IPv4/IPv6 address; socket paths, host lists, "
+    "a host name (letters, digits, hyphens, underscores and dots) or an IPv4/IPv6 address; socket paths, host lists, "
     "ports, spaces and URL characters are not accepted"
 )
 
