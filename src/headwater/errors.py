@@ -1,7 +1,7 @@
 """Headwater's exception hierarchy.
 
-Errors say who must act (CONVENTIONS 3): `ConfigError` means the user must fix something and a
-run fails at once; `TransientError` means retry with backoff. The API layer maps every
+Errors say who must act, and that decides a run's state: `ConfigError` means the user must fix
+something and a run fails at once; `TransientError` means retry with backoff. The API layer maps every
 `HeadwaterError` to an HTTP status and Adobe's error body in one place; the core never imports HTTP.
 """
 
@@ -53,36 +53,12 @@ class NotFound(HeadwaterError):
         )
 
 
-class Conflict(HeadwaterError):
-    """The operation conflicts with the resource's current state."""
-
-    status = 409
-    code = "1409"
-    title = "Conflict"
-
-
 class PreconditionFailed(HeadwaterError):
     """If-Match did not match the current etag."""
 
     status = 412
     code = "1404"
     title = "Version not matching"
-
-
-class UnsupportedMediaType(HeadwaterError):
-    """A body was sent with a content type other than JSON."""
-
-    status = 415
-    code = "1004"
-    title = "Unsupported media type"
-
-
-class PayloadTooLarge(HeadwaterError):
-    """The request body is larger than the configured limit."""
-
-    status = 413
-    code = "1007"
-    title = "Payload too large"
 
 
 class ConfigError(HeadwaterError):

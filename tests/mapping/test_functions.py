@@ -133,7 +133,7 @@ def test_injection_looking_text_is_a_plain_string() -> None:
 
 
 def test_adobe_example_mapping_set() -> None:
-    """The mapping set from Adobe's database-source tutorial (reference §8.1), unchanged."""
+    """The mapping set from Adobe's database-source tutorial, unchanged."""
     body = {
         "version": 0,
         "xdmSchema": "https://ns.adobe.com/acme/schemas/52b59140414aa6a370ef5e21155fd7a686744b8739ecc168",

@@ -1,4 +1,4 @@
-"""Request dependencies: the header rules of the Adobe gateway, resolved into a service Context."""
+"""Request dependencies: the header rules of the Adobe gateway, resolved into a service Context, and list parameters."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from headwater.errors import BadRequest, GatewayError
-from headwater.service import Context, Services
+from headwater.service import Context, ListQuery, Services
 from headwater.store import Scope
 
 _SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -83,3 +84,47 @@ async def context(
 
 Ctx = Annotated[Context, Depends(context)]
 Svc = Annotated[Services, Depends(services)]
+
+
+PropertyQ = Annotated[list[str] | None, Query(description='Filter, e.g. name=="x"; repeat to AND')]
+StrQ = Annotated[str | None, Query()]
+
+
+def list_query(
+    svc: Services,
+    property: list[str] | None,
+    orderby: str | None,
+    limit: str | None,
+    start: str | None,
+    count: str | None,
+    continuation_token: str | None,
+) -> ListQuery:
+    return ListQuery.parse(
+        property=property or [],
+        orderby=orderby,
+        limit=limit,
+        start=start,
+        count=count,
+        continuation_token=continuation_token,
+        max_limit=svc.settings.max_page_size,
+    )
+
+
+async def list_params(
+    svc: Svc,
+    property: PropertyQ = None,
+    orderby: StrQ = None,
+    limit: StrQ = None,
+    start: StrQ = None,
+    count: StrQ = None,
+    continuationToken: StrQ = None,
+) -> ListQuery:
+    """The list query parameters every collection accepts (filter, order, page, count), parsed once."""
+    return list_query(svc, property, orderby, limit, start, count, continuationToken)
+
+
+ListQ = Annotated[ListQuery, Depends(list_params)]
+
+
+def created(result: dict[str, str], location: str) -> JSONResponse:
+    return JSONResponse(result, status_code=201, headers={"Location": location, "ETag": result["etag"]})

@@ -26,16 +26,21 @@ def request_id(request: Request) -> str:
     return str(rid)
 
 
-def flow_error(request: Request, *, status: int, code: str, title: str, message: str, **report: Any) -> JSONResponse:
-    rid = request_id(request)
-    body = {
+def error_body(*, status: int, code: str, title: str, message: str, request_id: str, **report: Any) -> dict[str, Any]:
+    """Adobe's Flow Service error body: the only place its shape is written."""
+    return {
         "type": ERROR_TYPE.format(code=code, status=status),
         "title": title,
         "status": status,
-        "report": {"detailed-message": message, "request-id": rid, **report},
+        "report": {"detailed-message": message, "request-id": request_id, **report},
         "errorMessage": message,
         "errorDetails": message,
     }
+
+
+def flow_error(request: Request, *, status: int, code: str, title: str, message: str, **report: Any) -> JSONResponse:
+    rid = request_id(request)
+    body = error_body(status=status, code=code, title=title, message=message, request_id=rid, **report)
     return JSONResponse(body, status_code=status, headers={"x-request-id": rid})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headwater.api.errors import ERROR_TYPE
+from headwater.api.errors import error_body
 from headwater.api.strict_json import JsonRefused, check_body
 
 _JSON_TYPES = ("application/json", "application/json-patch+json")
@@ -18,16 +18,7 @@ _CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 async def _send_error(send: Send, rid: str, status: int, code: str, title: str, message: str) -> None:
-    body = json.dumps(
-        {
-            "type": ERROR_TYPE.format(code=code, status=status),
-            "title": title,
-            "status": status,
-            "report": {"detailed-message": message, "request-id": rid},
-            "errorMessage": message,
-            "errorDetails": message,
-        }
-    ).encode()
+    body = json.dumps(error_body(status=status, code=code, title=title, message=message, request_id=rid)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -4,58 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Response
 from fastapi.responses import JSONResponse
 
-from headwater.api.deps import Ctx, Svc, fast_read
+from headwater.api.deps import Ctx, ListQ, PropertyQ, StrQ, Svc, created, fast_read, list_query
 from headwater.api.paths import FLOW_SERVICE
 from headwater.api.schemas import CreateConnection, IdEtag, PatchBody
-from headwater.service import ListQuery, Services
 
 router = APIRouter()
-
-PropertyQ = Annotated[list[str] | None, Query(description='Filter, e.g. name=="x"; repeat to AND')]
-StrQ = Annotated[str | None, Query()]
-
-
-def list_query(
-    svc: Services,
-    property: list[str] | None,
-    orderby: str | None,
-    limit: str | None,
-    start: str | None,
-    count: str | None,
-    continuation_token: str | None,
-) -> ListQuery:
-    return ListQuery.parse(
-        property=property or [],
-        orderby=orderby,
-        limit=limit,
-        start=start,
-        count=count,
-        continuation_token=continuation_token,
-        max_limit=svc.settings.max_page_size,
-    )
-
-
-async def list_params(
-    svc: Svc,
-    property: PropertyQ = None,
-    orderby: StrQ = None,
-    limit: StrQ = None,
-    start: StrQ = None,
-    count: StrQ = None,
-    continuationToken: StrQ = None,
-) -> ListQuery:
-    """The list query parameters every collection accepts (reference §5), parsed once."""
-    return list_query(svc, property, orderby, limit, start, count, continuationToken)
-
-
-ListQ = Annotated[ListQuery, Depends(list_params)]
-
-
-def created(result: dict[str, str], location: str) -> JSONResponse:
-    return JSONResponse(result, status_code=201, headers={"Location": location, "ETag": result["etag"]})
 
 
 # The hot read endpoints are `async def` (see deps.fast_read): specs are in memory, and the

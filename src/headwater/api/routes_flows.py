@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Response
 from fastapi.responses import JSONResponse
 
-from headwater.api.deps import Ctx, Svc
+from headwater.api.deps import Ctx, ListQ, PropertyQ, StrQ, Svc, created, list_query
 from headwater.api.paths import FLOW_SERVICE
-from headwater.api.routes_connections import ListQ, PropertyQ, StrQ, created, list_query
 from headwater.api.schemas import IdEtag, PatchBody
 from headwater.service import Services
 from headwater.service._core import ResourceService

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from headwater.api.deps import Ctx, Svc
+from headwater.api.deps import Ctx, ListQ, StrQ, Svc
 from headwater.api.paths import FLOW_SERVICE
-from headwater.api.routes_connections import ListQ, StrQ
 
 router = APIRouter()
 

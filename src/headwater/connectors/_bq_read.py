@@ -6,14 +6,15 @@ most a few batches per stream are held, whatever the table size.
 
 from __future__ import annotations
 
-import queue
-import threading
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from headwater.connectors._parallel import read_in_parallel
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client, SchemaField
@@ -44,15 +45,6 @@ def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
         return
     for offset in range(0, batch.num_rows, rows):
         yield batch.slice(offset, rows)
-
-
-class _Done:
-    pass
-
-
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
 
 
 def storage_read(
@@ -88,55 +80,19 @@ def storage_read(
     if not session.streams:
         return
     schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
-    names = [s.name for s in session.streams]
+
+    def read_stream(name: str) -> Iterator[pa.RecordBatch]:
+        # read_rows returns a stream that resumes at the last offset after a dropped connection.
+        for response in client.read_rows(name, retry=timeouts.grpc_retry()):  # type: ignore[no-untyped-call]
+            raw = response.arrow_record_batch.serialized_record_batch
+            yield conform(pa.ipc.read_record_batch(pa.py_buffer(raw), schema))
+
+    jobs = [functools.partial(read_stream, s.name) for s in session.streams]
     # Two batches per stream keep every reader busy while the consumer writes.
-    handoff: queue.Queue[pa.RecordBatch | _Done | _Failed] = queue.Queue(maxsize=2 * len(names))
-    stop = threading.Event()
-
-    def put(item: pa.RecordBatch | _Done | _Failed) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read_stream(name: str) -> None:
-        try:
-            # read_rows returns a stream that resumes at the last offset after a dropped connection.
-            for response in client.read_rows(name, retry=timeouts.grpc_retry()):  # type: ignore[no-untyped-call]
-                if stop.is_set():
-                    return
-                raw = response.arrow_record_batch.serialized_record_batch
-                batch = pa.ipc.read_record_batch(pa.py_buffer(raw), schema)
-                if not put(conform(batch)):
-                    return
-        except BaseException as exc:
-            put(_Failed(exc))
-        finally:
-            put(_Done())
-
-    threads = [
-        threading.Thread(target=read_stream, args=(n,), name=f"bq-read-{i}", daemon=True) for i, n in enumerate(names)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        done = 0
-        while done < len(threads):
-            item = handoff.get()
-            if isinstance(item, _Done):
-                done += 1
-            elif isinstance(item, _Failed):
-                raise item.error
-            else:
-                yield from _split(item, batch_rows)
-    finally:
-        # Reached on completion, on error and when the consumer stops early (generator closed).
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=timeouts.request)
+    for batch in read_in_parallel(
+        jobs, workers=len(jobs), queue_size=2 * len(jobs), thread_name="bq-read", stop_wait=timeouts.request
+    ):
+        yield from _split(batch, batch_rows)
 
 
 def _window_mask(batch: pa.RecordBatch, bounds: list[Bound]) -> pa.Array | None:

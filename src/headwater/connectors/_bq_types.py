@@ -23,7 +23,7 @@ from headwater.errors import ConfigError
 if TYPE_CHECKING:
     from google.cloud.bigquery import SchemaField
 
-# Explore `type`, `meta:xdmType`, `xdm` (reference §6.6).
+# What explore shows for a column: its platform `type`, `meta:xdmType` and `xdm` schema.
 _Platform = tuple[str, str | None, dict[str, Any]]
 _STRING: _Platform = ("string", None, {"type": "string"})
 _DATE_TIME: _Platform = ("string", "date-time", {"type": "string", "format": "date-time"})
@@ -132,7 +132,7 @@ def column_info(field: SchemaField) -> ColumnInfo:
     arrow = arrow_type(field)
     platform: _Platform
     if field.mode == "REPEATED" or kind == "RECORD":
-        platform = _STRING  # nested values are shown as JSON text (reference §6.6)
+        platform = _STRING  # nested values are shown as JSON text, which every client can parse
     elif kind in ("NUMERIC", "BIGNUMERIC"):
         precision = arrow.precision if pa.types.is_decimal(arrow) else None
         if precision is not None and precision <= _MAX_DOUBLE_PRECISION:
@@ -199,7 +199,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        # Adobe renders date-times without a zone, the source being UTC (reference §6.4).
+        # Adobe's previews show date-times without a zone, the source being UTC.
         return value.isoformat()
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()

@@ -12,11 +12,9 @@ Type rules, path grammar and measured figures: docs/types.md (PostgreSQL).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 
+from headwater.connectors._parallel import read_in_parallel
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
 from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain, scrub_environment
 from headwater.connectors._pg_sql import (
@@ -205,7 +204,10 @@ class PostgresConnector:
         # Even one query goes through a worker thread: the driver decodes the next batch (without the
         # GIL) while the caller writes this one, which measured ~1.2x faster than reading inline.
         workers = max(1, min(request.parallelism, len(queries)))
-        yield from _parallel(self, target, queries, schema, workers=workers)
+        size = batch_bytes(workers)
+        jobs = [functools.partial(self._stream, target, query, schema, batch_size=size) for query in queries]
+        # One converted batch waiting per worker, plus one: enough to keep the consumer busy.
+        yield from read_in_parallel(jobs, workers=workers, queue_size=workers + 1, thread_name="pg-read")
 
     def _partitions(self, conn: psycopg.Connection[Any], table: _Table, request: ReadRequest) -> list[KeyRange | None]:
         """Split a large table on its single-column integer primary key, for parallel reads."""
@@ -316,61 +318,6 @@ def _selected(table: _Table, names: tuple[str, ...] | None) -> tuple[_Column, ..
     if missing:
         raise ConfigError(f"Column {missing[0]!r} is not in table {table.path!r}.")
     return tuple(by_name[n] for n in names)
-
-
-_DONE = object()
-
-
-def _parallel(
-    connector: PostgresConnector, target: PgTarget, queries: list[str], schema: pa.Schema, *, workers: int
-) -> Iterator[pa.RecordBatch]:
-    """Read partitions in worker threads (ADBC decodes without the GIL); a small queue bounds memory."""
-    # One converted batch waiting per worker, plus one: enough to keep the consumer busy.
-    out: queue.Queue[Any] = queue.Queue(maxsize=workers + 1)
-    todo: queue.Queue[str] = queue.Queue()
-    for q in queries:
-        todo.put(q)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    query = todo.get_nowait()
-                except queue.Empty:
-                    break
-                for batch in connector._stream(target, query, schema, batch_size=batch_bytes(workers)):
-                    while not stop.is_set():
-                        try:
-                            out.put(batch, timeout=0.5)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            out.put(exc)
-        finally:
-            out.put(_DONE)
-
-    threads = [threading.Thread(target=work, name=f"pg-read-{i}", daemon=True) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    finished = 0
-    try:
-        while finished < len(threads):
-            item = out.get()
-            if item is _DONE:
-                finished += 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-    finally:
-        stop.set()
-        while any(t.is_alive() for t in threads):
-            with contextlib.suppress(queue.Empty):
-                out.get(timeout=0.1)
 
 
 def create(settings: Settings) -> PostgresConnector:

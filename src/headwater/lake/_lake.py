@@ -159,7 +159,7 @@ class Lake:
     # -- datasets ---------------------------------------------------------------------------------
 
     def create_dataset(self, ident: DatasetIdent, schema: pa.Schema) -> None:
-        """Create the table; `ConfigError` names an unsupported column, `Conflict`-free if it exists."""
+        """Create the table; `ConfigError` if it exists already or a column type is unsupported."""
         if len(schema) == 0:
             raise ConfigError("A dataset needs at least one column.")
         normalized = normalize_for_create(schema)

@@ -23,7 +23,7 @@ BASE = "Server=db.example.com;Database=d;Port=5432;UID=u"
 PEM_WITH_SECRET = "-----BEGIN CERTIFICATE-----\n" + SECRET + "\n-----END CERTIFICATE-----"
 
 MALFORMED = [
-    f"{BASE};Password {SECRET};Port=5432",  # the example: a missing '='
+    f"{BASE};Password {SECRET};Port=5432",  # a missing '=' after a key
     f"{BASE};Password={{{SECRET}",  # unterminated brace
     f"{BASE};Password={{{SECRET}}}{SECRET};EncryptionMethod=1",  # text after the closing brace
     f"{BASE};{SECRET}=1;Password=p",  # unknown key
