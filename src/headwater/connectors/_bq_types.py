@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.domain import ColumnInfo
+from headwater.domain.jsonify import json_value
 from headwater.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -195,34 +196,20 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 # --- preview rendering --------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        # Adobe's previews show date-times without a zone, the source being UTC.
-        return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def preview_value(column: ColumnInfo, value: Any) -> Any:
     """One value as the explore preview shows it, consistent with the column's platform type."""
     if value is None:
         return None
     if pa.types.is_list(column.arrow_type) or pa.types.is_struct(column.arrow_type):
-        return json.dumps(_jsonable(value), separators=(",", ":"))
+        return json.dumps(_preview_json(value), separators=(",", ":"))
     if isinstance(value, Decimal) and column.platform_type == "double":
         return float(value)
-    return _jsonable(value)
+    return _preview_json(value)
+
+
+def _preview_json(value: Any) -> Any:
+    # Adobe's previews show date-times without a zone, the source being UTC.
+    return json_value(value, zoneless_utc=True)
 
 
 # --- SQL literals for row restrictions ----------------------------------------------------------

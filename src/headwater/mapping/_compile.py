@@ -8,7 +8,6 @@ types: Arrow compute raises there exactly when it would raise on real data for a
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -16,6 +15,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.domain.type_names import arrow_type_named, known_type_names
 from headwater.mapping._parser import Binary, Call, Column, Literal, MappingError, Node, Unary, parse
 
 # An Arrow array or scalar (pyarrow ships no type stubs, so mypy sees it as Any).
@@ -25,42 +25,15 @@ Evaluator = Callable[[pa.RecordBatch], Value]
 _ARROW_ERRORS = (pa.ArrowException, OverflowError)
 _INT32 = 2**31 - 1
 
-_DECIMAL = re.compile(r"^decimal\(\s*(\d{1,2})\s*,\s*(\d{1,2})\s*\)$")
-_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "short": pa.int16(),
-    "int16": pa.int16(),
-    "int": pa.int32(),
-    "int32": pa.int32(),
-    "integer": pa.int32(),
-    "long": pa.int64(),
-    "int64": pa.int64(),
-    "float": pa.float32(),
-    "float32": pa.float32(),
-    "double": pa.float64(),
-    "float64": pa.float64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "time": pa.time64("us"),
-    "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "date-time": pa.timestamp("us", tz="UTC"),
-    "binary": pa.binary(),
-}
-
 
 def parse_type(name: Any) -> pa.DataType:
     """A `destinationType` / `cast()` type name as an Arrow type."""
     if not isinstance(name, str):
         raise MappingError("a type name must be a string")
-    key = name.strip().lower()
-    if key in _TYPES:
-        return _TYPES[key]
-    match = _DECIMAL.match(key)
-    if match and 1 <= int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
-        return pa.decimal128(int(match.group(1)), int(match.group(2)))
-    raise MappingError(f"unknown type {name[:40]!r}; use one of {', '.join(sorted(_TYPES))} or decimal(p,s)")
+    found = arrow_type_named(name)
+    if found is None:
+        raise MappingError(f"unknown type {name[:40]!r}; use one of {known_type_names()}")
+    return found
 
 
 def _unify(values: Sequence[Value]) -> list[Value]:

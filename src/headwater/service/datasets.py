@@ -2,101 +2,41 @@
 
 A dataset's schema is given (`schema.columns`), taken from an explored source table (`source`),
 or — as in Adobe's tutorials, where a dataset names an XDM schema Headwater does not host — set by
-the first run that writes to it (`ensure_table`).
+the first run that writes to it.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
+from headwater.domain.jsonify import json_rows
+from headwater.domain.type_names import arrow_type_named, known_type_names, type_name_of
 from headwater.errors import BadRequest, NotFound
+from headwater.lake import DatasetIdent, Lake, namespace_for
 from headwater.service._core import Context, Core, ResourceService, audit_fields
+from headwater.service.connections import ConnectionService
 from headwater.store import Record
-
-if TYPE_CHECKING:
-    from headwater.lake import DatasetIdent, Lake
-
-_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-_SIMPLE_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "short": pa.int16(),
-    "int": pa.int32(),
-    "integer": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "date-time": pa.timestamp("us", tz="UTC"),
-    "timestamp": pa.timestamp("us"),
-    "binary": pa.binary(),
-}
 
 
 def arrow_type(name: str, *, field: str) -> pa.DataType:
     """A platform type name (`string`, `long`, `date-time`, `decimal(18,4)`, ...) as an Arrow type."""
-    key = name.strip().lower()
-    if key in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[key]
-    match = _DECIMAL.match(key)
-    if match and 1 <= int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
-        return pa.decimal128(int(match.group(1)), int(match.group(2)))
-    raise BadRequest(
-        f"{field}: unknown type {name[:40]!r}. Use one of {', '.join(_SIMPLE_TYPES)} or decimal(p,s) with p <= 38.",
-        code="1000",
-    )
-
-
-def platform_type(t: pa.DataType) -> str:
-    """The inverse of `arrow_type`, so a dataset shows the type names it was created with.
-
-    Types with no platform name (lists, structs, time, interval structs) show Arrow's own name.
-    """
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_timestamp(t):
-        return "date-time" if t.tz is not None else "timestamp"
-    if pa.types.is_large_string(t):
-        return "string"
-    if pa.types.is_large_binary(t):
-        return "binary"
-    for name, known in _SIMPLE_TYPES.items():
-        if t == known and name not in ("integer", "number"):  # the aliases never win
-            return name
-    return str(t)
+    found = arrow_type_named(name)
+    if found is None:
+        raise BadRequest(f"{field}: unknown type {name[:40]!r}. Use one of {known_type_names()}.", code="1000")
+    return found
 
 
 def lake_ident(record: Record) -> DatasetIdent:
     """The Iceberg (namespace, table) of a dataset record."""
-    from headwater.lake import DatasetIdent
-
     ice = record.doc["_iceberg"]
     return DatasetIdent(str(ice["namespace"]), str(ice["table"]))
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, bytes):
-        import base64
-
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
 def _columns(schema: pa.Schema) -> list[dict[str, str]]:
-    return [{"name": f.name, "type": platform_type(f.type), "arrowType": str(f.type)} for f in schema]
+    return [{"name": f.name, "type": type_name_of(f.type), "arrowType": str(f.type)} for f in schema]
 
 
 class DatasetService(ResourceService):
@@ -112,8 +52,6 @@ class DatasetService(ResourceService):
     @property
     def lake(self) -> Lake:
         if self._lake is None:
-            from headwater.lake import Lake
-
             self._lake = Lake.from_settings(self.core.settings)
         return self._lake
 
@@ -136,8 +74,6 @@ class DatasetService(ResourceService):
                 raise BadRequest("schema.columns lists a column twice.", code="1000")
             return pa.schema(fields)
         if source is not None:
-            from headwater.service.connections import ConnectionService
-
             if (
                 not isinstance(source, dict)
                 or not isinstance(source.get("connectionId"), str)
@@ -173,8 +109,6 @@ class DatasetService(ResourceService):
             raise BadRequest("The mandatory field name is not provided.", code="1000")
         schema = self._schema_from_body(ctx, body)
         dataset_id = secrets.token_hex(12)
-        from headwater.lake import DatasetIdent, namespace_for
-
         ident = DatasetIdent(namespace_for(ctx.scope.org, ctx.scope.sandbox), f"ds_{dataset_id}")
         doc: dict[str, Any] = {
             "name": name,
@@ -188,12 +122,6 @@ class DatasetService(ResourceService):
             self.lake.create_dataset(ident, schema)
         self.core.store.insert(self.kind, ctx.scope, id=dataset_id, doc=doc)
         return [f"@/dataSets/{dataset_id}"]
-
-    def ensure_table(self, record: Record, schema: pa.Schema) -> None:
-        """Create the dataset's table on first write when it was created without a schema."""
-        ident = lake_ident(record)
-        if not self.lake.exists(ident):
-            self.lake.create_dataset(ident, schema)
 
     def view(self, record: Record) -> dict[str, Any]:
         ident = lake_ident(record)
@@ -248,9 +176,8 @@ class DatasetService(ResourceService):
         if not self.lake.exists(ident):
             return {"columns": [], "data": [], "rowCount": 0}
         table = self.lake.preview(ident, limit=limit)
-        rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         return {
             "columns": _columns(table.schema),
-            "data": rows,
+            "data": json_rows(table),
             "rowCount": self.lake.row_count(ident),
         }
