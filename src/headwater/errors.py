@@ -3,6 +3,8 @@
 Errors say who must act, and that decides a run's state: `ConfigError` means the user must fix
 something and a run fails at once; `TransientError` means retry with backoff. The API layer maps every
 `HeadwaterError` to an HTTP status and Adobe's error body in one place; the core never imports HTTP.
+Connectors raise the connector-level types (`InvalidAuth`, `InvalidTablePath`, `UnknownAuthSpec`,
+`ConfigError`, `NotFound`); the Adobe code each carries is decided here, not at the raise.
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ class BadRequest(HeadwaterError):
     status = 400
     code = "1000"
     title = "Bad request"
+
+
+class InvalidAuth(BadRequest):
+    """A connector refuses connection parameters (`auth.params`): malformed, incomplete or not allowed."""
+
+    code = "1304"
+
+
+class UnknownAuthSpec(BadRequest):
+    """A connection names an auth spec its connector does not declare."""
+
+    code = "1415"
+
+
+class InvalidTablePath(BadRequest):
+    """A table path (an explore `object`, a source `tableName`) that the connector cannot parse."""
+
+    code = "1337"
 
 
 class NotFound(HeadwaterError):

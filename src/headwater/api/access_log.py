@@ -14,6 +14,8 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+import uvicorn.config
+
 _SLASHES = re.compile(r"/+")
 
 
@@ -37,8 +39,6 @@ class StripImsQuery(logging.Filter):
 
 def uvicorn_log_config() -> dict[str, Any]:
     """uvicorn's default logging config with StripImsQuery on the access logger and handler."""
-    import uvicorn.config
-
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config.setdefault("filters", {})["strip_ims_query"] = {"()": f"{__name__}.StripImsQuery"}
     config["handlers"]["access"]["filters"] = ["strip_ims_query"]

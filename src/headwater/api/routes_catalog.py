@@ -11,6 +11,7 @@ from headwater.api.deps import Ctx, Svc
 from headwater.api.paths import CATALOG
 from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
+from headwater.service import ListQuery
 
 catalog = APIRouter()
 conversion = APIRouter()
@@ -65,8 +66,6 @@ def create_mapping_set(body: JsonBody, ctx: Ctx, svc: Svc) -> JSONResponse:
 
 @conversion.get("/mappingSets", tags=["Mapping sets"])
 def list_mapping_sets(ctx: Ctx, svc: Svc, limit: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    from headwater.service import ListQuery
-
     query = ListQuery.parse(limit=limit, max_limit=svc.settings.max_page_size)
     return svc.mapping_sets.list(ctx, query)
 

@@ -11,6 +11,8 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from headwater.connectors.base import AuthMethod
@@ -103,10 +105,6 @@ def google_credentials(auth: BaseModel, *, token_uri: str) -> Credentials:
     The service-account key file names its own `token_uri`; the configured one wins so that a site
     (or a test) that serves its own token endpoint is never bypassed by the key's default.
     """
-    # Imported here: google.oauth2 pulls in `requests` and crypto, only needed once a call is made.
-    from google.oauth2 import credentials as user_credentials
-    from google.oauth2 import service_account
-
     if isinstance(auth, BqOAuth):
         oauth: Credentials = user_credentials.Credentials(  # type: ignore[no-untyped-call]
             token=None,

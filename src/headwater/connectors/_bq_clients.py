@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import google.auth.exceptions
+import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
+from google.cloud import bigquery
+from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 
 from headwater.errors import ConfigError, HeadwaterError, NotFound, TransientError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
     from google.cloud.bigquery import Client
-    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
 
     from headwater.settings import Settings
 
@@ -37,8 +40,6 @@ class BqTimeouts:
     query: float = 3600.0
 
     def rest_retry(self) -> gretry.Retry:
-        from google.cloud import bigquery
-
         return bigquery.DEFAULT_RETRY.with_timeout(self.deadline)
 
     def grpc_retry(self) -> gretry.Retry:
@@ -51,23 +52,14 @@ class BqTimeouts:
 
 
 def rest_client(settings: Settings, credentials: Credentials, project: str) -> Client:
-    from google.cloud import bigquery
-
     options = {"api_endpoint": settings.bigquery_api_endpoint} if settings.bigquery_api_endpoint else None
     return bigquery.Client(project=project, credentials=credentials, client_options=options)
 
 
 def read_client(settings: Settings, credentials: Credentials) -> BigQueryReadClient:
     """A Storage Read client; the caller closes it with `client.transport.close()`."""
-    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
-
     endpoint = settings.bigquery_read_endpoint
     if endpoint and endpoint.startswith("http://"):
-        import grpc
-        from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
-            BigQueryReadGrpcTransport,
-        )
-
         # The library's default channel always dials Google with TLS; emulators speak plaintext.
         channel = grpc.insecure_channel(
             endpoint.removeprefix("http://"),

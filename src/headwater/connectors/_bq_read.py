@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.cloud.bigquery_storage_v1 import types
 
+from headwater.connectors._bq_types import quote_identifier
 from headwater.connectors._parallel import read_in_parallel
 
 if TYPE_CHECKING:
@@ -34,8 +36,6 @@ class Bound:
 
 
 def row_restriction(bounds: list[Bound]) -> str:
-    from headwater.connectors._bq_types import quote_identifier
-
     return " AND ".join(f"{quote_identifier(b.column)} {b.op} {b.literal}" for b in bounds)
 
 
@@ -64,8 +64,6 @@ def storage_read(
     `table` is `projects/P/datasets/D/tables/T`; `parent` is `projects/BILLING`. Errors of the
     session creation propagate as Google exceptions (the caller decides about falling back).
     """
-    from google.cloud.bigquery_storage_v1 import types
-
     session = client.create_read_session(
         parent=parent,
         read_session=types.ReadSession(

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from headwater.errors import BadRequest
+from headwater.errors import InvalidAuth
 
 MAX_CA_BYTES = 1024 * 1024
 PEM_MARKER = "-----BEGIN"
@@ -42,11 +42,10 @@ def is_pem(value: str) -> bool:
 def validated_ca(text: str, label: str) -> str:
     """The X.509 certificates of `text`, re-encoded as PEM (anything else in the text is dropped)."""
     if len(text) > MAX_CA_BYTES:
-        raise BadRequest(f"{label} is larger than 1 MiB; give only the CA certificate(s).", code="1304")
-    invalid = BadRequest(
+        raise InvalidAuth(f"{label} is larger than 1 MiB; give only the CA certificate(s).")
+    invalid = InvalidAuth(
         f"{label} is not a PEM X.509 certificate: give the CA certificate text, starting with "
-        "-----BEGIN CERTIFICATE-----.",
-        code="1304",
+        "-----BEGIN CERTIFICATE-----."
     )
     try:
         certificates = x509.load_pem_x509_certificates(text.encode("ascii"))
@@ -58,8 +57,8 @@ def validated_ca(text: str, label: str) -> str:
 def read_trust_store_file(directory: Path | None, name: str) -> str:
     """The PEM text of a regular file inside `directory`, read with a size bound; refuses anything else."""
     if directory is None:
-        raise BadRequest(PATHS_NOT_ALLOWED, code="1304")
-    not_found = BadRequest(NO_SUCH_CA_FILE, code="1304")
+        raise InvalidAuth(PATHS_NOT_ALLOWED)
+    not_found = InvalidAuth(NO_SUCH_CA_FILE)
     try:
         root = directory.resolve(strict=True)
         # An absolute `name` replaces the root here; resolving follows every symlink, so the
@@ -89,8 +88,8 @@ def read_trust_store_file(directory: Path | None, name: str) -> str:
     finally:
         os.close(fd)
     if len(data) > MAX_CA_BYTES:
-        raise BadRequest("The TrustStore file is larger than 1 MiB.", code="1304")
+        raise InvalidAuth("The TrustStore file is larger than 1 MiB.")
     try:
         return data.decode("ascii")
     except UnicodeDecodeError:
-        raise BadRequest("The TrustStore file is not a PEM X.509 certificate.", code="1304") from None
+        raise InvalidAuth("The TrustStore file is not a PEM X.509 certificate.") from None

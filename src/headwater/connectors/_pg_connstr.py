@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from headwater.connectors._pg_ca import is_pem, read_trust_store_file, validated_ca
 from headwater.connectors._pg_target import EMPTY_PASSWORD, NO_NUL, PgTarget, parse_port
 from headwater.connectors._source_policy import HOST_RULE, SourcePolicy, valid_host
-from headwater.errors import BadRequest
+from headwater.errors import InvalidAuth
 
 # Keys of the ODBC-style connection string, case-insensitive, with the aliases DataDirect accepts.
 _KEYS = {
@@ -53,8 +53,8 @@ _LABELS = {
 _ALLOWED = "Allowed keys: " + ", ".join(_LABELS.values()) + "."
 
 
-def _bad(message: str) -> BadRequest:
-    return BadRequest(f"Connection string {message}", code="1304")
+def _bad(message: str) -> InvalidAuth:
+    return InvalidAuth(f"Connection string {message}")
 
 
 def _split_pairs(text: str) -> list[tuple[int, str | None, str]]:

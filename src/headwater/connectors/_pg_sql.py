@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 
 from headwater.domain import DeltaWindow, KeyRange
-from headwater.errors import BadRequest
+from headwater.errors import InvalidTablePath
 
 _MAX_PATH = 1000
 
@@ -26,7 +26,7 @@ def _read_part(text: str, i: int) -> tuple[str, int]:
         i += 1
         while True:
             if i >= len(text):
-                raise BadRequest(f"Table path {text[:200]!r} has an unterminated quote.", code="1337")
+                raise InvalidTablePath(f"Table path {text[:200]!r} has an unterminated quote.")
             if text[i] == '"':
                 if i + 1 < len(text) and text[i + 1] == '"':
                     out.append('"')
@@ -43,15 +43,15 @@ def _read_part(text: str, i: int) -> tuple[str, int]:
 def parse_path(path: str) -> tuple[str, str]:
     """`schema.table` → (schema, table), following the quoting rule above."""
     if not path or len(path) > _MAX_PATH or "\x00" in path:
-        raise BadRequest("The table path must be 1 to 1000 characters of `schema.table`.", code="1337")
+        raise InvalidTablePath("The table path must be 1 to 1000 characters of `schema.table`.")
     first, i = _read_part(path, 0)
     if i >= len(path):
         return "public", first
     if path[i] != ".":
-        raise BadRequest(f"Table path {path[:200]!r} must be schema.table.", code="1337")
+        raise InvalidTablePath(f"Table path {path[:200]!r} must be schema.table.")
     second, j = _read_part(path, i + 1)
     if j != len(path) or not first or not second:
-        raise BadRequest(f"Table path {path[:200]!r} must be schema.table.", code="1337")
+        raise InvalidTablePath(f"Table path {path[:200]!r} must be schema.table.")
     return first, second
 
 

@@ -1,7 +1,11 @@
-"""The connector contract: four verbs (spec, check, explore, read) and the registry that finds connectors.
+"""The connector contract and the registry that finds connectors.
 
-A connector is one module exposing `create(settings) -> Connector`, registered under the
-`headwater.connectors` entry-point group; built-in and third-party connectors are found the same way.
+A connector is a `spec` and five calls: `check`; the three views of explore (`list_objects`,
+`describe`, `preview`); and `read`. It is one module exposing `create(settings) -> Connector`,
+registered under the `headwater.connectors` entry-point group; built-in and third-party connectors
+are found the same way. Connectors raise the errors of `headwater.errors` that say who must act
+(`ConfigError`, `TransientError`, `NotFound`, `InvalidAuth`, `InvalidTablePath`); which API code
+each becomes is decided there, never by a connector.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from headwater.domain import ReadRequest, TablePreview, TableSchema
-from headwater.errors import BadRequest, ConfigError, NotFound
+from headwater.errors import ConfigError, InvalidAuth, NotFound, UnknownAuthSpec
 
 if TYPE_CHECKING:
     from headwater.domain import ExploreItem
@@ -64,12 +68,12 @@ class AuthMethod:
     def parse(self, params: Any) -> BaseModel:
         """Validate `auth.params`; the error names the failing field and never echoes a value."""
         if not isinstance(params, dict):
-            raise BadRequest("auth.params must be a JSON object.", code="1304")
+            raise InvalidAuth("auth.params must be a JSON object.")
         try:
             parsed: BaseModel = self.model.model_validate(params, context=self.context)
             return parsed
         except ValidationError as exc:
-            raise BadRequest(describe_validation_error(exc, prefix="auth.params"), code="1304") from None
+            raise InvalidAuth(describe_validation_error(exc, prefix="auth.params")) from None
 
 
 def describe_validation_error(exc: ValidationError, *, prefix: str) -> str:
@@ -105,16 +109,15 @@ class ConnectorSpec:
             if spec_name == method.name or spec_name in method.aliases:
                 return method
         valid = ", ".join(repr(m.name) for m in self.auth_methods)
-        raise BadRequest(
+        raise UnknownAuthSpec(
             f"The auth spec '{spec_name}' could not be found for the connection spec ID {self.id}. "
-            f"Valid auth specs: {valid}.",
-            code="1415",
+            f"Valid auth specs: {valid}."
         )
 
 
 @runtime_checkable
 class Connector(Protocol):
-    """A source system. Each Flow Service endpoint maps to one method."""
+    """A source system: its spec, `check`, three explore calls and `read`, one per Flow Service operation."""
 
     spec: ConnectorSpec
 

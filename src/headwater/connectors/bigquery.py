@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from google.api_core import exceptions as gexc
+from google.auth.transport.requests import Request
+from google.cloud import bigquery
 from pydantic import BaseModel
 
 from headwater.connectors._bq_auth import (
@@ -34,7 +36,6 @@ from headwater.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
-    from google.cloud import bigquery
     from google.cloud.bigquery import Client, QueryJob, SchemaField
     from google.cloud.bigquery.table import RowIterator
 
@@ -110,8 +111,6 @@ class BigQueryConnector:
         )
 
     def _run(self, client: Client, sql: str) -> QueryJob:
-        from google.cloud import bigquery
-
         return client.query(
             sql,
             job_config=bigquery.QueryJobConfig(use_legacy_sql=False),
@@ -353,8 +352,6 @@ class _TimedRequest:
     """A google.auth transport request with a time limit (the library default is 120 s)."""
 
     def __init__(self, timeout: float) -> None:
-        from google.auth.transport.requests import Request
-
         self._request = Request()
         self._timeout = timeout
 

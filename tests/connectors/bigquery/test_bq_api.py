@@ -14,7 +14,7 @@ from headwater.connectors.bigquery import BIGQUERY_SPEC_ID
 from headwater.service import Services
 from headwater.settings import Settings
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN
+from .emulator import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN
 
 FLOW = "/data/foundation/flowservice"
 ORG = "5C1328435BF324E90A49402A@AdobeOrg"

@@ -9,7 +9,7 @@ from headwater.connectors.bigquery import BigQueryConnector
 from headwater.errors import ConfigError, TransientError
 from headwater.settings import Settings
 
-from .conftest import CLIENT_ID, PROJECT, TIMEOUTS, TokenServer, service_account_key
+from .emulator import CLIENT_ID, PROJECT, TIMEOUTS, TokenServer, _free_port, service_account_key
 
 
 def test_oauth_refresh_token_passes_check(
@@ -68,7 +68,6 @@ def test_service_account_dataset_restriction_must_exist(
 
 
 def test_unreachable_token_endpoint_is_transient(bq_settings: Settings, oauth: BqOAuth) -> None:
-    from .conftest import _free_port
 
     settings = bq_settings.model_copy(update={"google_token_uri": f"http://127.0.0.1:{_free_port()}/token"})
     with pytest.raises(TransientError, match="token endpoint"):

@@ -12,7 +12,8 @@ from headwater.connectors._bq_auth import BqOAuth, BqServiceAccount
 from headwater.connectors.bigquery import BigQueryConnector
 from headwater.errors import NotFound
 
-from .conftest import PROJECT, S, TokenServer, service_account_key
+from .conftest import S
+from .emulator import PROJECT, TokenServer, service_account_key
 
 
 def test_list_objects_lists_dataset_tables(

@@ -18,7 +18,7 @@ from headwater.domain import DeltaWindow, KeyRange, ReadRequest
 from headwater.errors import ConfigError
 from headwater.settings import Settings
 
-from .conftest import PROJECT, _free_port
+from .emulator import PROJECT, _free_port
 
 
 def read_table(connector: BigQueryConnector, auth: BqOAuth, request: ReadRequest) -> pa.Table:
