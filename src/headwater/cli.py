@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import threading
 from datetime import UTC, datetime
 
 import typer
 
-from headwater.service import Services
+from headwater.errors import HeadwaterError
+from headwater.identity import Principal
+from headwater.runs.plan import lake_ident
+from headwater.service import Context, Services
 from headwater.settings import Settings
+from headwater.store import Scope
 
 app = typer.Typer(help="Headwater: a self-hosted Flow Service API for database sources.", no_args_is_help=True)
 credentials = typer.Typer(help="Manage API credentials (client id and secret) for an org.", no_args_is_help=True)
@@ -55,6 +61,7 @@ def serve(
     port: int = typer.Option(None, help="Port (default HEADWATER_PORT or 8080)"),
 ) -> None:
     """Run the API server with the embedded worker pool and scheduler."""
+    # The web stack is imported here so that the other commands start without it.
     import uvicorn
 
     from headwater.api import create_app
@@ -168,12 +175,6 @@ def datasets_preview(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
 ) -> None:
     """Show the first rows of a dataset and where its data files are (for DuckDB or Spark)."""
-    from headwater.errors import HeadwaterError
-    from headwater.identity import Principal
-    from headwater.service import Context
-    from headwater.service.datasets import lake_ident
-    from headwater.store import Scope
-
     svc = _services()
     ctx = Context(principal=Principal("cli", org), scope=Scope(org, sandbox))
     try:
@@ -182,7 +183,7 @@ def datasets_preview(
     except HeadwaterError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    files = svc.datasets.lake.data_files(lake_ident(record)) if preview["columns"] else []
+    files = svc.lake.data_files(lake_ident(record)) if preview["columns"] else []
     if as_json:
         typer.echo(json.dumps({**preview, "dataFiles": files}, default=str))
         return
@@ -200,19 +201,16 @@ def worker(
     schedule: bool = typer.Option(False, "--schedule", help="Without a broker: also run the scheduler loop"),
 ) -> None:
     """Execute flow runs: Celery workers on HEADWATER_BROKER_URL, else a pool polling the metadata database."""
-    import signal
-    import threading
-
     svc = _services()
     workers = concurrency or svc.settings.workers
     if svc.settings.broker_url:
-        from headwater.runs.celery_app import create_celery
+        from headwater.runs.celery_app import create_celery  # Celery is loaded only when a broker is set
 
-        celery = create_celery(svc.settings.broker_url, svc.runs.deps)
+        celery = create_celery(svc.settings.broker_url, svc.run_deps)
         celery.worker_main(["worker", "--pool=threads", f"--concurrency={workers}", "--loglevel=INFO"])
         return
     # No broker: share the runs table with every other worker and `headwater serve` through leases.
-    engine = svc.runs.engine(workers=workers, schedule=schedule)
+    engine = svc.engine(workers=workers, schedule=schedule)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

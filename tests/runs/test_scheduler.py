@@ -1,4 +1,4 @@
-"""Schedule arithmetic and scheduler ticks (reference §11.3, §13)."""
+"""Schedule arithmetic and scheduler ticks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from headwater.runs.ledger import Ledger
+from headwater.runs.schedule import parse_schedule
 from headwater.runs.scheduler import Scheduler, latest_due, scheduled_run_id
 from headwater.store import Store
 from tests.runs.pgsource import SCOPE
@@ -32,7 +33,7 @@ START = 1_700_000_000
     ],
 )
 def test_latest_due(schedule: dict[str, Any], now: int, last: int | None, expected: int | None) -> None:
-    assert latest_due(schedule, now_s=now, last_ms=last) == expected
+    assert latest_due(parse_schedule(schedule), now_s=now, last_ms=last) == expected
 
 
 def _flow(store: Store, state: str, schedule: dict[str, Any]) -> str:

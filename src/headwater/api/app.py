@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc.migrate()
         # The embedded scheduler and worker pool (a no-op when run_embedded_executor is off).
-        stop_engine = svc.runs.start_background()
+        stop_engine = svc.start_background()
         try:
             yield
         finally:

@@ -38,6 +38,7 @@ class RunEngine:
         schedule: bool = True,
         scheduler_interval: float = 5.0,
         enqueue: Callable[[str], None] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         self.deps = deps
         self.ledger = Ledger(deps.store)
@@ -47,7 +48,8 @@ class RunEngine:
         self.interval = scheduler_interval
         self.enqueue = enqueue
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        # Shared with whoever creates runs in this process, so a new run is picked up at once.
+        self._wake = wake if wake is not None else threading.Event()
         self._threads: list[threading.Thread] = []
         self.owner = owner_id()
 
@@ -73,10 +75,6 @@ class RunEngine:
         self._wake.set()
         for t in self._threads:
             t.join(timeout=timeout)
-
-    def wake(self) -> None:
-        """A run was just created: look for work now rather than at the next poll."""
-        self._wake.set()
 
     def _schedule_loop(self) -> None:
         while not self._stop.is_set():

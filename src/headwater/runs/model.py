@@ -1,4 +1,4 @@
-"""The run state machine, the one function that maps exceptions to run status, and run tuning knobs.
+"""The run state machine and the one function that maps exceptions to run status.
 
 Statuses are the lowerCamel strings Adobe emits, shown as-is in `metrics.statusSummary.status`:
 
@@ -9,23 +9,21 @@ Statuses are the lowerCamel strings Adobe emits, shown as-is in `metrics.statusS
     failed | cancelled ──RE_TRIGGER──▶ pending
 
 A freshly created run (scheduled or on demand) is `pending`. Adobe's newest docs show `scheduled`
-for a just-created on-demand run; Headwater uses the status names of its own contract (issue 5:
-pending, inProgress, success, failed, cancelled) so clients see one vocabulary everywhere.
+for a just-created on-demand run; Headwater keeps to the five statuses above (pending, inProgress,
+success, failed, cancelled) so clients see one vocabulary everywhere.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from headwater.errors import ConfigError, HeadwaterError, TransientError
+from headwater.settings import RunSettings
 
 log = logging.getLogger("headwater.runs")
 
@@ -79,7 +77,7 @@ _TRANSITIONS: dict[tuple[RunStatus, RunEvent], RunStatus] = {
 
 
 def transition(current: RunStatus | str, event: RunEvent) -> RunStatus:
-    """The one place that owns run status changes (CONVENTIONS 8); raises InvalidTransition."""
+    """The one place that owns run status changes; raises InvalidTransition."""
     status = RunStatus(current)
     try:
         return _TRANSITIONS[(status, event)]
@@ -90,29 +88,6 @@ def transition(current: RunStatus | str, event: RunEvent) -> RunStatus:
 def claimable_from(event: RunEvent) -> tuple[RunStatus, ...]:
     """Statuses from which `event` is allowed (used to build compare-and-set WHERE clauses)."""
     return tuple(s for (s, e) in _TRANSITIONS if e == event)
-
-
-class RunSettings(BaseSettings):
-    """Run engine tuning, validated at start-up from `HEADWATER_RUN_*` variables."""
-
-    model_config = SettingsConfigDict(env_prefix="HEADWATER_RUN_", extra="ignore")
-
-    # Rows whose transaction commits up to this long after their delta timestamp was taken are
-    # still read: a window never ends closer to "now" than this.
-    safety_lag_seconds: float = 5.0
-    lease_seconds: float = 30.0
-    heartbeat_seconds: float = 5.0
-    max_attempts: int = 5  # transient failures retried until this many attempts
-    max_claims: int = 12  # lost leases included: a run that keeps killing its worker fails eventually
-    backoff_base_seconds: float = 2.0
-    backoff_max_seconds: float = 300.0
-    progress_seconds: float = 2.0
-    progress_batches: int = 16
-    poll_seconds: float = 1.0
-    # Key-range partitions a run reads at once. The zstd Parquet writer needs about as much CPU as
-    # the read, so half the cores: measured on 2 cores (bench/flow_run.py, 5M rows), p=1 ran in
-    # 1.41x the raw COPY drain at 400 MiB, p=2 in 1.51x at 505 MiB, p=4 in 1.96x at 539 MiB.
-    read_parallelism: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=64)
 
 
 class Stage(StrEnum):
@@ -133,7 +108,7 @@ class Decision:
 
 
 def decide(exc: BaseException, *, stage: Stage, attempt: int, settings: RunSettings) -> Decision:
-    """Map an exception to the run's next status (CONVENTIONS 3): the only such mapping.
+    """Map an exception to the run's next status: the only such mapping.
 
     ConfigError: the user must act, fail now. TransientError: retry with exponential backoff
     until `max_attempts`. Anything else: fail; the traceback goes to the log, never the API.

@@ -4,10 +4,10 @@ A run row is unique per (flow, scheduled time), and inserts that hit that constr
 so any number of schedulers (one per `headwater serve`) can tick over the same metadata database
 without ever creating a run twice.
 
-Times are `startTime + k * interval * unit` (reference §11.3). Missed times (scheduler down, or a
-start time in the past) coalesce into ONE run at the latest due time: runs read from the committed
-cursor, so that single run copies everything since the last commit, and the runs table is not
-flooded with catch-up rows.
+Times are `startTime + k * interval * unit`, as Adobe's scheduling documentation defines them.
+Missed times (scheduler down, or a start time in the past) coalesce into ONE run at the latest due
+time: runs read from the committed cursor, so that single run copies everything since the last
+commit, and the runs table is not flooded with catch-up rows.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import HeadwaterError
 from headwater.runs import report
 from headwater.runs.ledger import Ledger, RunRow
+from headwater.runs.schedule import Schedule, parse_schedule
 from headwater.store import Store, now_ms
 
 log = logging.getLogger("headwater.runs.scheduler")
-
-UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
 
 
 def scheduled_run_id(flow_id: str, scheduled_at_ms: int) -> str:
@@ -34,17 +33,16 @@ def scheduled_run_id(flow_id: str, scheduled_at_ms: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"headwater:run:{flow_id}:{scheduled_at_ms}"))
 
 
-def latest_due(schedule: dict[str, Any], *, now_s: int, last_ms: int | None) -> int | None:
+def latest_due(schedule: Schedule, *, now_s: int, last_ms: int | None) -> int | None:
     """The newest scheduled time (epoch seconds) at or before `now_s` not yet created, if any."""
-    start = int(schedule["startTime"])
+    start = schedule.start_time
     if now_s < start:
         return None
-    frequency = str(schedule.get("frequency", "once")).lower()
-    if frequency == "once":
-        due = start
-    else:
-        period = UNIT_SECONDS[frequency] * int(schedule.get("interval", 1))
+    if schedule.recurring:
+        period = schedule.period_seconds
         due = start + ((now_s - start) // period) * period
+    else:
+        due = start
     if last_ms is not None and due * 1000 <= last_ms:
         return None
     return due
@@ -70,16 +68,16 @@ class Scheduler:
     def tick(self, *, now_s: int | None = None) -> TickReport:
         began = time.perf_counter()
         now_s = int(time.time()) if now_s is None else now_s
-        flows = self.store.list_all("flow")
+        flows = self.store.list_all(ResourceKind.FLOW)
         last = self.ledger.last_scheduled()
         due_rows = []
         for flow in flows:
             doc = flow.doc
-            if doc.get("state") != "enabled" or not doc.get("scheduleParams"):
+            if doc.get("state") != ResourceState.ENABLED or not doc.get("scheduleParams"):
                 continue  # disabled and draft flows get no runs
             try:
-                due = latest_due(doc["scheduleParams"], now_s=now_s, last_ms=last.get(flow.id))
-            except (KeyError, ValueError, TypeError, HeadwaterError):
+                due = latest_due(parse_schedule(doc["scheduleParams"]), now_s=now_s, last_ms=last.get(flow.id))
+            except HeadwaterError:
                 log.warning("flow %s has unusable scheduleParams; skipped", flow.id)
                 continue
             if due is None:

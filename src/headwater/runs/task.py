@@ -16,21 +16,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 
-from headwater.connectors.base import Connector
 from headwater.domain import DeltaWindow, ReadRequest
+from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import ConfigError, NotFound
-from headwater.lake import CommitResult, DatasetIdent, Lake
+from headwater.lake import CommitResult, Lake
+from headwater.mapping import compile_mapping
 from headwater.runs import report
+from headwater.runs.credentials import Credentials
 from headwater.runs.ledger import Ledger, RunRow
-from headwater.runs.model import RunEvent, RunSettings, RunStatus, Stage, decide, transition
+from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
+from headwater.runs.plan import CompiledMappingLike, FlowPlan, MappingCompiler, build_plan, parse_flow
 from headwater.runs.window import (
     DeltaKind,
     Window,
@@ -41,43 +43,21 @@ from headwater.runs.window import (
     epoch_to_datetime,
     time_end,
 )
+from headwater.settings import RunSettings
 from headwater.store import Record, Store, now_ms
 
 log = logging.getLogger("headwater.runs")
 
 
-class CompiledMappingLike(Protocol):
-    """What a run needs of `headwater.mapping.CompiledMapping`."""
-
-    @property
-    def output_schema(self) -> pa.Schema: ...
-
-    @property
-    def input_columns(self) -> list[str] | tuple[str, ...]: ...
-
-    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch: ...
-
-
-Resolver = Callable[[Record], tuple[Connector, BaseModel]]
-MappingCompiler = Callable[[list[Any], pa.Schema], CompiledMappingLike]
-
-
-def _default_compiler(mappings: list[Any], schema: pa.Schema) -> CompiledMappingLike:
-    from headwater.mapping import compile_mapping  # type: ignore[import-not-found,unused-ignore]
-
-    compiled: CompiledMappingLike = compile_mapping(mappings, schema)
-    return compiled
-
-
 @dataclass
 class RunDeps:
-    """What executing a run needs; built by `headwater.service.runs.RunService.deps`."""
+    """What executing a run needs; assembled once by `headwater.service.assembly`."""
 
     store: Store
     lake: Lake
-    resolve: Resolver
+    credentials: Credentials
     settings: RunSettings
-    compile_mapping: MappingCompiler = _default_compiler
+    compile_mapping: MappingCompiler = compile_mapping
 
 
 class LeaseLost(Exception):
@@ -118,23 +98,6 @@ class Heartbeat:
     def check(self) -> None:
         if self.lost:
             raise LeaseLost(self._run_id)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A flow snapshot taken when the run starts."""
-
-    flow: Record
-    connector: Connector
-    auth: BaseModel
-    table: str
-    ident: DatasetIdent
-    read_columns: tuple[str, ...] | None
-    mapping: CompiledMappingLike | None
-    output_schema: pa.Schema
-    delta: str | None
-    delta_type: pa.DataType | None
-    incremental: bool
 
 
 def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
@@ -198,109 +161,82 @@ class _Execution:
                 return self._finish(decision.event, doc, not_before=not_before)
 
     # -- the work -----------------------------------------------------------------------------
-    def _plan(self) -> Plan:
+    def _plan(self) -> tuple[Record, FlowPlan]:
         store, scope, row = self.deps.store, self.row.scope, self.row
-        flow = store.get("flow", scope, row.flow_id)
+        flow = store.get(ResourceKind.FLOW, scope, row.flow_id)
         if flow is None:
             raise Cancelled(f"The flow {row.flow_id} was deleted before the run started.")
-        if flow.doc.get("state") != "enabled":
+        if flow.doc.get("state") != ResourceState.ENABLED:
             raise Cancelled(f"The flow {row.flow_id} is {flow.doc.get('state')}: enable it to run it.")
 
-        def need(kind: str, resource_id: str) -> Record:
+        def need(kind: ResourceKind, resource_id: str) -> Record:
             found = store.get(kind, scope, resource_id)
             if found is None:
                 raise ConfigError(f"The {kind} {resource_id} used by flow {flow.id} no longer exists.")
             return found
 
-        source = need("sourceConnection", flow.doc["sourceConnectionIds"][0])
-        target = need("targetConnection", flow.doc["targetConnectionIds"][0])
-        dataset = need("dataSet", target.doc["params"]["dataSetId"])
-        base = need("connection", source.doc["baseConnectionId"])
-        delta, mapping_id = None, None
-        for step in flow.doc.get("transformations", []):
-            name, params = str(step.get("name", "")).lower(), step.get("params", {})
-            if name == "copy" and isinstance(params.get("deltaColumn"), dict):
-                delta = params["deltaColumn"]["name"]
-            elif name == "mapping":
-                mapping_id = params.get("mappingId")
-        run_params = self.row.doc.get("params") or {}
-        if isinstance(run_params.get("deltaColumn"), dict):
-            delta = delta or run_params["deltaColumn"].get("name")
+        definition = parse_flow(flow.doc).with_run_delta(self.row.doc.get("params") or {})
+        source = need(ResourceKind.SOURCE_CONNECTION, definition.source_id)
+        target = need(ResourceKind.TARGET_CONNECTION, definition.target_id)
+        dataset = need(ResourceKind.DATASET, target.doc["params"]["dataSetId"])
+        base = need(ResourceKind.CONNECTION, source.doc["baseConnectionId"])
+        mapping_set = need(ResourceKind.MAPPING_SET, definition.mapping_id) if definition.mapping_id else None
+        connector, auth = self.deps.credentials.resolve(base)
 
-        connector, auth = self.deps.resolve(base)
-        table = source.doc["params"]["tableName"]
-        try:
-            described = connector.describe(auth, table).arrow_schema
-        except NotFound:
-            raise ConfigError(f"The table {table!r} no longer exists or is not readable.") from None
-        selected = [c if isinstance(c, str) else c["name"] for c in source.doc["params"].get("columns") or []]
-        missing = [c for c in selected if c not in described.names]
-        if missing:
-            raise ConfigError(f"The column {missing[0]!r} of the source connection is no longer in {table!r}.")
-        input_schema = pa.schema([described.field(c) for c in selected]) if selected else described
-        read_columns: tuple[str, ...] | None = tuple(selected) if selected else None
-        mapping = None
-        output_schema = input_schema
-        if mapping_id:
-            mapping_record = need("mappingSet", mapping_id)
+        def compile_in_process_stage(mappings: list[Any], schema: pa.Schema) -> CompiledMappingLike:
+            # A mapping that no longer compiles is a processing failure (CONNECTOR-2001), not the source's.
             self.stage = Stage.PROCESS
-            mapping = self.deps.compile_mapping(mapping_record.doc["mappings"], input_schema)
+            compiled = self.deps.compile_mapping(mappings, schema)
             self.stage = Stage.SOURCE
-            read_columns = tuple(mapping.input_columns)
-            output_schema = mapping.output_schema
-        delta_type = None
-        if delta:
-            if delta not in described.names:
-                raise ConfigError(f"The delta column {delta!r} is no longer in {table!r}.")
-            delta_type = described.field(delta).type
-        ice = dataset.doc["_iceberg"]
-        schedule = flow.doc.get("scheduleParams") or {}
-        incremental = bool(delta) and str(schedule.get("frequency", "once")).lower() != "once"
-        return Plan(
-            flow,
-            connector,
-            auth,
-            table,
-            DatasetIdent(str(ice["namespace"]), str(ice["table"])),
-            read_columns,
-            mapping,
-            output_schema,
-            delta,
-            delta_type,
-            incremental,
-        )
+            return compiled
 
-    def _window(self, plan: Plan) -> tuple[Window | None, dict[str, Any] | None]:
+        try:
+            plan = build_plan(
+                definition,
+                source=source,
+                dataset=dataset,
+                mapping_set=mapping_set,
+                connector=connector,
+                auth=auth,
+                compile_mapping=compile_in_process_stage,
+            )
+        except NotFound:
+            table = source.doc["params"]["tableName"]
+            raise ConfigError(f"The table {table!r} no longer exists or is not readable.") from None
+        return flow, plan
+
+    def _window(self, flow: Record, plan: FlowPlan) -> tuple[Window | None, dict[str, Any] | None]:
         """The rows this run reads, and the cursor it commits with them."""
         params = self.row.doc.get("params") or {}
-        if plan.delta is None or plan.delta_type is None:
+        delta, schedule = plan.delta_column, plan.definition.schedule
+        if delta is None or plan.delta_type is None:
             return None, None
-        if not plan.incremental:
-            # On-demand run of a one-time flow: the caller's window, no cursor (reference §12.4).
+        if not plan.incremental or schedule is None:
+            # An on-demand run of a one-time flow reads the window its caller named and moves no cursor.
             ws, we = params.get("windowStartTime"), params.get("windowEndTime")
             if ws is None and we is None:
                 return None, None
             start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
             end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
-            return Window(plan.delta, start, end), None
-        committed = self.deps.lake.cursor(plan.ident, plan.flow.id)
-        if committed and committed.get("column") == plan.delta:
+            return Window(delta, start, end), None
+        committed = self.deps.lake.cursor(plan.ident, flow.id)
+        if committed and committed.get("column") == delta:
             start = decode(committed.get("value"))
+        elif schedule.backfill:
+            start = None
         else:
-            schedule = plan.flow.doc.get("scheduleParams") or {}
-            backfill = str(schedule.get("backfill", "true")).lower() != "false"
-            start = None if backfill else as_column_value(epoch_to_datetime(schedule["startTime"]), plan.delta_type)
+            start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
         stored = self.row.doc.get("_window")
-        if stored and stored.get("column") == plan.delta and stored.get("end") is not None:
+        if stored and stored.get("column") == delta and stored.get("end") is not None:
             # A retry re-reads the same window the first attempt chose.
             end = decode(stored["end"])
         else:
             end = self._end(plan, start)
-        window = Window(plan.delta, start, end)
-        return window, {"column": plan.delta, "value": encode(end if end is not None else start)}
+        window = Window(delta, start, end)
+        return window, {"column": delta, "value": encode(end if end is not None else start)}
 
-    def _end(self, plan: Plan, start: Any) -> Any:
-        assert plan.delta is not None and plan.delta_type is not None
+    def _end(self, plan: FlowPlan, start: Any) -> Any:
+        assert plan.delta_column is not None and plan.delta_type is not None
         kind = delta_kind(plan.delta_type)
         now = dt.datetime.now(dt.UTC)
         if kind in (DeltaKind.TIME, DeltaKind.DATE):
@@ -309,7 +245,8 @@ class _Execution:
                 scheduled=scheduled, now=now, lag_seconds=self.settings.safety_lag_seconds, arrow_type=plan.delta_type
             )
         # Bounded by the newest value present now, exclusive: rows with that value wait a run.
-        request = ReadRequest(plan.table, columns=(plan.delta,), window=DeltaWindow(plan.delta, start, None))
+        delta = plan.delta_column
+        request = ReadRequest(plan.table, columns=(delta,), window=DeltaWindow(delta, start, None))
         newest = None
         for batch in plan.connector.read(plan.auth, request):
             value = pc.max(batch.column(0)).as_py()
@@ -318,7 +255,7 @@ class _Execution:
         return newest if newest is not None else start
 
     def _copy(self, heartbeat: Heartbeat) -> RunStatus | None:
-        plan = self._plan()
+        flow, plan = self._plan()
         lake = self.deps.lake
         if not lake.exists(plan.ident):
             self.stage = Stage.PROCESS
@@ -328,7 +265,7 @@ class _Execution:
             done = lake.committed_run(plan.ident, self.row.id)
             if done is not None:
                 return self._succeed(done, rows_in=done.rows, bytes_in=done.bytes)
-        window, cursor = self._window(plan)
+        window, cursor = self._window(flow, plan)
         self.doc = report.with_window(self.doc, window, incremental=plan.incremental, now=now_ms())
         self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
         if window is not None and (window.empty or (plan.incremental and window.end is None)):
@@ -380,7 +317,7 @@ class _Execution:
         result = lake.write_run(
             plan.ident,
             run_id=self.row.id,
-            flow_id=plan.flow.id,
+            flow_id=flow.id,
             batches=stream(),
             cursor=cursor,
             on_progress=on_progress,

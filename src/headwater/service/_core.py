@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.connectors.base import ConnectorRegistry
 from headwater.crypto import SecretBox
+from headwater.domain.kinds import ResourceKind
 from headwater.domain.wire_safe import wire_safe
 from headwater.errors import BadRequest, NotFound, PreconditionFailed
 from headwater.identity import Principal
+from headwater.lake import Lake
+from headwater.runs.credentials import Credentials
+from headwater.service._patch import apply_ops, normalize_ops
 from headwater.service._query import ListQuery, PageTokens, run_query
 from headwater.settings import Settings
 from headwater.store import Record, Scope, Store
+from headwater.store.repository import etag_matches
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,23 @@ class Context:
 
 @dataclass
 class Core:
-    """Shared dependencies, built once by `headwater.service.Services`."""
+    """Shared dependencies, built once by `headwater.service.assembly.Services`."""
 
     settings: Settings
     store: Store
     box: SecretBox
     registry: ConnectorRegistry
+    credentials: Credentials
     page_tokens: PageTokens
+    open_lake: Callable[[], Lake]
+    _lake: Lake | None = field(default=None, init=False, repr=False)
+
+    @property
+    def lake(self) -> Lake:
+        """The lake, opened on first use: its catalog connects to the metadata database."""
+        if self._lake is None:
+            self._lake = self.open_lake()
+        return self._lake
 
 
 def new_id() -> str:
@@ -53,24 +68,36 @@ def audit_fields(ctx: Context, *, created: bool) -> dict[str, str]:
     return fields
 
 
-def envelope(record: Record) -> dict[str, Any]:
-    """The public JSON of a stored resource: its doc (without `_private` keys) plus Adobe's envelope."""
-    public = {k: wire_safe(v) for k, v in record.doc.items() if not k.startswith("_")}
+def public_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored doc without its `_private` keys, as clients may see it."""
+    return {k: wire_safe(v) for k, v in doc.items() if not k.startswith("_")}
+
+
+def envelope(
+    resource_id: str, scope: Scope, *, created_at: int, updated_at: int, doc: dict[str, Any], **head: Any
+) -> dict[str, Any]:
+    """Adobe's envelope around a public doc: ids, audit fields, sandbox and org; `head` follows the id."""
+    public = public_doc(doc)
     return {
-        "id": record.id,
-        "createdAt": record.created_at,
-        "updatedAt": record.updated_at,
+        "id": resource_id,
+        **head,
+        "createdAt": created_at,
+        "updatedAt": updated_at,
         "createdBy": public.pop("createdBy", None),
         "updatedBy": public.pop("updatedBy", None),
         "createdClient": public.pop("createdClient", None),
         "updatedClient": public.pop("updatedClient", None),
-        "sandboxId": record.scope.sandbox_id,
-        "sandboxName": record.scope.sandbox,
-        "imsOrgId": record.scope.org,
+        "sandboxId": scope.sandbox_id,
+        "sandboxName": scope.sandbox,
+        "imsOrgId": scope.org,
         **public,
-        "version": record.etag,
-        "etag": record.etag,
     }
+
+
+def record_envelope(record: Record) -> dict[str, Any]:
+    """The public JSON of a stored resource; its etag doubles as its version."""
+    out = envelope(record.id, record.scope, created_at=record.created_at, updated_at=record.updated_at, doc=record.doc)
+    return out | {"version": record.etag, "etag": record.etag}
 
 
 def id_and_etag(record: Record) -> dict[str, str]:
@@ -80,14 +107,15 @@ def id_and_etag(record: Record) -> dict[str, str]:
 class ResourceService:
     """Get, list and delete for one kind of stored resource; subclasses add create and patch."""
 
-    kind: str = ""
+    kind: ResourceKind
     api_name: str = ""  # the collection's name in URLs and error messages
+    noun: str = ""  # how error messages name one resource, when not "<api_name> resource"
 
     def __init__(self, core: Core) -> None:
         self.core = core
 
     def view(self, record: Record) -> dict[str, Any]:
-        return envelope(record)
+        return record_envelope(record)
 
     def record(self, ctx: Context, resource_id: str) -> Record:
         record = self.core.store.get(self.kind, ctx.scope, resource_id)
@@ -140,6 +168,9 @@ def require_if_match(if_match: str | None) -> str:
     return if_match
 
 
+Rebuild = Callable[["Context", dict[str, Any], Record, list[dict[str, Any]]], tuple[dict[str, Any], bytes | None]]
+
+
 def patch_resource(
     service: ResourceService,
     ctx: Context,
@@ -148,32 +179,37 @@ def patch_resource(
     body: Any,
     *,
     patchable: tuple[str, ...],
-    rebuild: Callable[[Context, dict[str, Any], Record], dict[str, Any]],
+    rebuild: Rebuild,
+    current: Callable[[Record], dict[str, Any]] | None = None,
+    check: Callable[[Record], None] | None = None,
 ) -> dict[str, str]:
-    """The shared PATCH path: If-Match check, JSON Patch on the public doc, revalidation, compare-and-set.
+    """The one PATCH path: If-Match, JSON Patch on the resource's current JSON, revalidation, compare-and-set.
 
-    `rebuild` validates the patched doc exactly as create would and returns the doc to store.
+    `current` gives the JSON the ops apply to (by default the public doc); `check` may refuse the
+    record before the ops are looked at; `rebuild` validates the patched JSON exactly as create
+    would and returns the doc and sealed secrets to store.
     """
-    from headwater.service._patch import apply_ops, normalize_ops
-    from headwater.store.repository import etag_matches
-
     supplied = require_if_match(if_match)
     ops = normalize_ops(body)
     record = service.record(ctx, resource_id)
     if not etag_matches(record.etag, supplied):
         raise stale_etag(supplied, record.etag)
+    if check is not None:
+        check(record)
     for op in ops:
         top = op["path"].split("/")[1]
         if top == "connectionSpec":
-            raise BadRequest(f"The connection spec of a {service.api_name} resource cannot be updated.", code="1414")
+            raise BadRequest(
+                f"The connection spec of a {service.noun or service.api_name + ' resource'} cannot be updated.",
+                code="1414",
+            )
         if top not in patchable:
             raise BadRequest(f"The path {op['path'][:200]} provided in ops is invalid.", code="1365")
-    public = {k: wire_safe(v) for k, v in record.doc.items() if not k.startswith("_")}
-    patched = apply_ops(public, ops)
-    doc = rebuild(ctx, patched, record)
+    patched = apply_ops(current(record) if current else public_doc(record.doc), ops)
+    doc, secrets = rebuild(ctx, patched, record, ops)
     doc |= {k: v for k, v in record.doc.items() if k.startswith("_") and k not in doc}
     doc |= audit_fields(ctx, created=False)
     updated = service.core.store.update(
-        service.kind, ctx.scope, resource_id, doc=doc, secrets=record.secrets, expected_etag=record.etag
+        service.kind, ctx.scope, resource_id, doc=doc, secrets=secrets, expected_etag=record.etag
     )
     return id_and_etag(updated)

@@ -9,20 +9,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from headwater.connectors.base import AuthMethod, Connector
+from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
-from headwater.service._core import (
-    Context,
-    ResourceService,
-    audit_fields,
-    id_and_etag,
-    new_id,
-    require_if_match,
-    stale_etag,
-)
-from headwater.service._patch import apply_ops, normalize_ops
-from headwater.service.specs import DATA_LAKE_SPEC_ID
+from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.store import Record
-from headwater.store.repository import etag_matches
 
 log = logging.getLogger("headwater.service.connections")
 
@@ -30,6 +20,7 @@ MASK = "********"
 # The password, and the CA (TrustStore), which like basic auth's sslRootCert is kept with the secrets.
 _CONN_STRING_SECRET = re.compile(r"(?i)((?:^|;)\s*(?:password|pwd|truststore)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)")
 _PATCHABLE = ("name", "description", "auth", "state")
+_PATCHABLE_STATES = (ResourceState.ENABLED, ResourceState.DISABLED, ResourceState.INITIALIZING)
 
 
 def redact_connection_string(text: str) -> str:
@@ -54,16 +45,13 @@ def masked_params(method: AuthMethod, params: dict[str, Any]) -> dict[str, Any]:
 class ConnectionService(ResourceService):
     """`/connections`."""
 
-    kind = "connection"
+    kind = ResourceKind.CONNECTION
     api_name = "connections"
+    noun = "connection"
 
     # -- helpers ------------------------------------------------------------------------------
     def _connector(self, spec_id: str) -> Connector:
-        if spec_id == DATA_LAKE_SPEC_ID or spec_id not in self.core.registry:
-            raise BadRequest(
-                f"The spec ID provided is invalid: {spec_id[:64]!r} is not a source connection spec.", code="1413"
-            )
-        return self.core.registry.get(spec_id)
+        return self.core.credentials.connector(spec_id)
 
     def _split(self, method: AuthMethod, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """Validate params, then keep the public part in the doc and seal the secrets."""
@@ -72,20 +60,10 @@ class ConnectionService(ResourceService):
         secrets = {k: v for k, v in params.items() if k in secret_keys}
         return masked_params(method, params), self.core.box.seal(secrets)
 
-    def _full_params(self, record: Record) -> dict[str, Any]:
-        secrets = self.core.box.open(record.secrets)
-        public = {k: v for k, v in record.doc["auth"]["params"].items() if k not in secrets}
-        return {**public, **secrets}
-
     def resolve(self, ctx: Context, connection_id: str) -> tuple[Connector, BaseModel, Record]:
-        """The connector and parsed credentials of a stored connection (for test, explore and runs)."""
+        """The connector and parsed credentials of a stored connection (for test, explore and datasets)."""
         record = self.record(ctx, connection_id)
-        return (*self.resolve_record(record), record)
-
-    def resolve_record(self, record: Record) -> tuple[Connector, BaseModel]:
-        connector = self._connector(record.doc["connectionSpec"]["id"])
-        method = connector.spec.auth_method(record.doc["auth"]["specName"])
-        return connector, method.parse(self._full_params(record))
+        return (*self.core.credentials.resolve(record), record)
 
     # -- operations ---------------------------------------------------------------------------
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, str]:
@@ -98,7 +76,7 @@ class ConnectionService(ResourceService):
             "name": body["name"],
             "description": body.get("description", ""),
             "connectionSpec": {"id": connector.spec.id, "version": spec_ref.get("version") or connector.spec.version},
-            "state": "enabled",
+            "state": ResourceState.ENABLED,
             "auth": {"specName": auth["specName"], "params": public},
             **audit_fields(ctx, created=True),
         }
@@ -109,45 +87,49 @@ class ConnectionService(ResourceService):
         return id_and_etag(record)
 
     def patch(self, ctx: Context, connection_id: str, if_match: str | None, body: Any) -> dict[str, str]:
-        supplied = require_if_match(if_match)
-        ops = normalize_ops(body)
-        record = self.record(ctx, connection_id)
-        if not etag_matches(record.etag, supplied):
-            raise stale_etag(supplied, record.etag)
-        if record.doc.get("state") not in ("enabled", "disabled", "initializing"):
-            raise BadRequest(
-                "Delete or Update can only be applied on connection with enabled, disabled or initializing state.",
-                code="1416",
-            )
-        for op in ops:
-            top = op["path"].split("/")[1]
-            if top == "connectionSpec":
-                raise BadRequest("The connection spec of a connection cannot be updated.", code="1414")
-            if top not in _PATCHABLE:
-                raise BadRequest(f"The path {op['path'][:200]} provided in ops is invalid.", code="1365")
-        current = {
-            "name": record.doc["name"],
-            "description": record.doc.get("description", ""),
-            "state": record.doc["state"],
-            "auth": {**record.doc["auth"], "params": self._full_params(record)},
-        }
-        patched = apply_ops(current, ops)
-        self._validate_patched(patched)
-        connector = self._connector(record.doc["connectionSpec"]["id"])
-        method = connector.spec.auth_method(patched["auth"]["specName"])
-        public, sealed = self._split(method, patched["auth"]["params"])
-        doc = {
-            **record.doc,
-            "name": patched["name"],
-            "description": patched.get("description", ""),
-            "state": patched["state"],
-            "auth": {**patched["auth"], "params": public},
-            **audit_fields(ctx, created=False),
-        }
-        updated = self.core.store.update(
-            self.kind, ctx.scope, connection_id, doc=doc, secrets=sealed, expected_etag=record.etag
+        def check(record: Record) -> None:
+            if record.doc.get("state") not in _PATCHABLE_STATES:
+                raise BadRequest(
+                    "Delete or Update can only be applied on connection with enabled, disabled or initializing state.",
+                    code="1416",
+                )
+
+        def current(record: Record) -> dict[str, Any]:
+            # The ops see the secrets too, so a client can replace one param and keep the others.
+            return {
+                "name": record.doc["name"],
+                "description": record.doc.get("description", ""),
+                "state": record.doc["state"],
+                "auth": {**record.doc["auth"], "params": self.core.credentials.full_params(record)},
+            }
+
+        def rebuild(
+            c: Context, patched: dict[str, Any], record: Record, ops: list[dict[str, Any]]
+        ) -> tuple[dict[str, Any], bytes]:
+            self._validate_patched(patched)
+            connector = self._connector(record.doc["connectionSpec"]["id"])
+            method = connector.spec.auth_method(patched["auth"]["specName"])
+            public, sealed = self._split(method, patched["auth"]["params"])
+            doc = {
+                **record.doc,
+                "name": patched["name"],
+                "description": patched.get("description", ""),
+                "state": patched["state"],
+                "auth": {**patched["auth"], "params": public},
+            }
+            return doc, sealed
+
+        return patch_resource(
+            self,
+            ctx,
+            connection_id,
+            if_match,
+            body,
+            patchable=_PATCHABLE,
+            rebuild=rebuild,
+            current=current,
+            check=check,
         )
-        return id_and_etag(updated)
 
     @staticmethod
     def _validate_patched(patched: dict[str, Any]) -> None:
@@ -155,7 +137,7 @@ class ConnectionService(ResourceService):
             raise BadRequest("The field name must be a non-empty string.", code="1455")
         if not isinstance(patched.get("description", ""), str):
             raise BadRequest("The field description must be a string.", code="1455")
-        if patched.get("state") not in ("enabled", "disabled"):
+        if patched.get("state") not in (ResourceState.ENABLED, ResourceState.DISABLED):
             raise BadRequest("State must be one of enabled, disabled.", code="1456")
         auth = patched.get("auth")
         if not isinstance(auth, dict) or not isinstance(auth.get("specName"), str):
@@ -169,12 +151,12 @@ class ConnectionService(ResourceService):
     def before_delete(self, ctx: Context, resource_id: str) -> None:
         sources = [
             r.id
-            for r in self.core.store.list("sourceConnection", ctx.scope)
+            for r in self.core.store.list(ResourceKind.SOURCE_CONNECTION, ctx.scope)
             if r.doc.get("baseConnectionId") == resource_id
         ]
         if not sources:
             return
-        for flow in self.core.store.list("flow", ctx.scope):
+        for flow in self.core.store.list(ResourceKind.FLOW, ctx.scope):
             if set(flow.doc.get("sourceConnectionIds", [])) & set(sources):
                 raise BadRequest(
                     f"The base connection with the ID {resource_id} cannot be deleted because the base "

@@ -13,10 +13,12 @@ from typing import Any
 import pyarrow as pa
 
 from headwater.domain.jsonify import json_rows
+from headwater.domain.kinds import ResourceKind
 from headwater.domain.type_names import arrow_type_named, known_type_names, type_name_of
 from headwater.errors import BadRequest, NotFound
 from headwater.lake import DatasetIdent, Lake, namespace_for
-from headwater.service._core import Context, Core, ResourceService, audit_fields
+from headwater.runs.plan import lake_ident
+from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
 
@@ -29,12 +31,6 @@ def arrow_type(name: str, *, field: str) -> pa.DataType:
     return found
 
 
-def lake_ident(record: Record) -> DatasetIdent:
-    """The Iceberg (namespace, table) of a dataset record."""
-    ice = record.doc["_iceberg"]
-    return DatasetIdent(str(ice["namespace"]), str(ice["table"]))
-
-
 def _columns(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": type_name_of(f.type), "arrowType": str(f.type)} for f in schema]
 
@@ -42,18 +38,12 @@ def _columns(schema: pa.Schema) -> list[dict[str, str]]:
 class DatasetService(ResourceService):
     """Datasets of the Catalog API, stored as Iceberg tables in the lake."""
 
-    kind = "dataSet"
+    kind = ResourceKind.DATASET
     api_name = "dataSets"
-
-    def __init__(self, core: Core) -> None:
-        super().__init__(core)
-        self._lake: Lake | None = None
 
     @property
     def lake(self) -> Lake:
-        if self._lake is None:
-            self._lake = Lake.from_settings(self.core.settings)
-        return self._lake
+        return self.core.lake
 
     def _schema_from_body(self, ctx: Context, body: dict[str, Any]) -> pa.Schema | None:
         given, source = body.get("schema"), body.get("source")

@@ -6,10 +6,12 @@ from typing import Any
 
 from headwater.connectors.bigquery import BIGQUERY_SPEC_ID
 from headwater.connectors.postgres import POSTGRES_SPEC_ID
+from headwater.domain.kinds import Frequency
 from headwater.errors import NotFound
+from headwater.runs.credentials import DATA_LAKE_SPEC_ID
 from headwater.service._core import Core
 from headwater.service._query import ListQuery, run_query
-from headwater.service.specs import CRM_TO_AEP_FLOW_SPEC_ID, DATA_LAKE_SPEC_ID, PROVIDER_ID
+from headwater.service.specs import CRM_TO_AEP_FLOW_SPEC_ID, PROVIDER_ID
 
 _DELTA = {
     "type": "object",
@@ -69,7 +71,7 @@ CRM_TO_AEP: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "startTime": {"description": "epoch time", "type": "integer"},
-                "frequency": {"type": "string", "enum": ["once", "minute", "hour", "day", "week"]},
+                "frequency": {"type": "string", "enum": [f.value for f in Frequency]},
                 "interval": {"type": "integer"},
                 "backfill": {"type": "boolean", "default": True},
             },

@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from headwater.domain.kinds import ResourceKind
 from headwater.errors import BadRequest
+from headwater.mapping import validate_mapping_document
 from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.store import Record
 
@@ -13,12 +15,10 @@ from headwater.store import Record
 class MappingSetService(ResourceService):
     """Stores mapping sets; their expressions are compiled against the source schema when a flow uses them."""
 
-    kind = "mappingSet"
+    kind = ResourceKind.MAPPING_SET
     api_name = "mappingSets"
 
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-        from headwater.mapping import validate_mapping_document
-
         allowed = {"version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description"}
         unknown = set(body) - allowed
         if unknown:

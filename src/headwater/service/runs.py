@@ -1,6 +1,6 @@
-"""`/runs` of the Flow Service: list, get, on-demand create, RE_TRIGGER; and the wiring of the run engine.
+"""`/runs` of the Flow Service: list, get, on-demand create and RE_TRIGGER.
 
-Choices where Adobe's sources disagree (reference §12, §16):
+Choices where Adobe's documentation and its OpenAPI document disagree:
 - On-demand create returns 201 `{"items": [{"id", "etag"}]}` (the newest doc), and the new run shows
   status `pending` (Headwater's status vocabulary, see `headwater.runs.model`) rather than `scheduled`.
 - Window params (`startTime`, `windowStartTime`, `windowEndTime`) below 1e11 are epoch seconds,
@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest, NotFound
 from headwater.runs.ledger import Ledger, RunRow, new_run_id
-from headwater.runs.model import InvalidTransition, RunEvent, RunSettings, RunStatus, transition
+from headwater.runs.model import InvalidTransition, RunEvent, RunStatus, transition
 from headwater.runs.report import new_doc
+from headwater.runs.schedule import parse_schedule
 from headwater.runs.window import epoch_to_datetime
-from headwater.service._core import Context, Core, audit_fields
+from headwater.service._core import Context, Core, audit_fields, envelope
 from headwater.service._query import ListQuery, run_query
-
-if TYPE_CHECKING:  # imported lazily at run time: the API process need not load pyiceberg to start
-    from headwater.lake import Lake
-    from headwater.runs.executor import RunEngine
-    from headwater.runs.task import RunDeps
 
 _PARAM_KEYS = {"startTime", "windowStartTime", "windowEndTime", "deltaColumn"}
 
@@ -48,39 +45,31 @@ def _epoch_ms(value: Any, field: str) -> int:
 
 
 class RunService:
-    """Flow runs: the API operations and the engine that executes them."""
+    """`/runs`: the runs of this sandbox's flows, read from the runs table."""
 
     api_name = "runs"
 
-    def __init__(self, core: Core, *, lake: Callable[[], Lake] | None = None) -> None:
+    def __init__(self, core: Core, *, on_created: Callable[[], None]) -> None:
         self.core = core
         self.ledger = Ledger(core.store)
-        self.settings = RunSettings()
-        self._lake_factory = lake
-        self._lake: Lake | None = None
-        self.on_created: Callable[[], None] | None = None
+        # Tells the workers of this process that a run is waiting, rather than at their next poll.
+        self.on_created = on_created
 
-    # -- views --------------------------------------------------------------------------------
     def view(self, row: RunRow) -> dict[str, Any]:
-        public = {k: v for k, v in row.doc.items() if not k.startswith("_")}
-        metrics = public.get("metrics", {})
+        metrics = row.doc.get("metrics", {})
         status = dict(metrics.get("statusSummary", {}))
         status["status"] = row.status.value  # the column is the truth (a lease can expire silently)
-        kind = "incremental" if public.get("trigger") == "schedule" else "adhoc"
-        return {
-            "id": row.id,
-            "flowId": row.flow_id,
-            "createdAt": row.created_at,
-            "updatedAt": row.updated_at,
-            "createdBy": public.pop("createdBy", None),
-            "updatedBy": public.pop("updatedBy", None),
-            "createdClient": public.pop("createdClient", None),
-            "updatedClient": public.pop("updatedClient", None),
-            "sandboxId": row.scope.sandbox_id,
-            "sandboxName": row.scope.sandbox,
-            "imsOrgId": row.scope.org,
-            "providerRefId": f"{kind}-{row.attempt}:{row.id}",
-            **public,
+        kind = "incremental" if row.doc.get("trigger") == "schedule" else "adhoc"
+        out = envelope(
+            row.id,
+            row.scope,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            doc=row.doc,
+            flowId=row.flow_id,
+            providerRefId=f"{kind}-{row.attempt}:{row.id}",
+        )
+        return out | {
             "scheduledAtUTC": row.scheduled_at,
             "metrics": {**metrics, "statusSummary": status},
             "etag": row.etag,
@@ -120,18 +109,19 @@ class RunService:
             raise BadRequest(
                 f"Failed to create flow run. Error message: {sorted(unknown)[0]} is not allowed.", code="1380"
             )
-        flow = self.core.store.get("flow", ctx.scope, body["flowId"])
+        flow = self.core.store.get(ResourceKind.FLOW, ctx.scope, body["flowId"])
         if flow is None:
             raise NotFound("flows", body["flowId"])
-        schedule = flow.doc.get("scheduleParams") or {}
-        frequency = str(schedule.get("frequency", "")).lower()
-        if frequency != "once":
+        given = flow.doc.get("scheduleParams")
+        schedule = parse_schedule(given) if given else None  # a draft may have none
+        if schedule is None or schedule.recurring:
+            frequency = schedule.frequency if schedule else "none"
             raise BadRequest(
-                f"The flowId={flow.id} with scheduleParams frequency={frequency or 'none'} is not supported for "
+                f"The flowId={flow.id} with scheduleParams frequency={frequency} is not supported for "
                 "creating flow runs.",
                 code="1386",
             )
-        if flow.doc.get("state") != "enabled":
+        if flow.doc.get("state") != ResourceState.ENABLED:
             raise BadRequest(f"The flow {flow.id} is {flow.doc.get('state')}: enable it to run it.", code="1388")
         params = body.get("params") or {}
         if not isinstance(params, dict) or set(params) - _PARAM_KEYS:
@@ -166,8 +156,7 @@ class RunService:
                 break
         else:  # pragma: no cover - a thousand runs of one flow in one millisecond
             raise BadRequest("Failed to create flow run. Error message: too many runs at once.", code="1380")
-        if self.on_created is not None:
-            self.on_created()
+        self.on_created()
         row = self.ledger.get(run_id)
         assert row is not None
         return {"items": [{"id": row.id, "etag": row.etag}]}
@@ -198,9 +187,9 @@ class RunService:
         if (op or "").upper().replace("-", "_") != "RE_TRIGGER":
             raise BadRequest(f"Unsupported flow run action {str(op)[:20]!r}: use RE_TRIGGER.", code="1401")
         row = self._row(ctx, run_id)
-        flow = self.core.store.get("flow", ctx.scope, row.flow_id)
+        flow = self.core.store.get(ResourceKind.FLOW, ctx.scope, row.flow_id)
         state = flow.doc.get("state") if flow else "deleted"
-        if state != "enabled":
+        if state != ResourceState.ENABLED:
             raise BadRequest(
                 f"The flow={row.flow_id} is in state={state} and cannot be re-triggered. The flow must be in "
                 "enabled state for re-triggering.",
@@ -219,55 +208,5 @@ class RunService:
         updated = self.ledger.retrigger(row, doc=doc)
         if updated is None:
             raise BadRequest(f"The flowRunId={row.id} changed meanwhile; try again.", code="1387")
-        if self.on_created is not None:
-            self.on_created()
+        self.on_created()
         return {"items": [self.view(updated)]}
-
-    # -- the engine -----------------------------------------------------------------------------
-    @property
-    def lake(self) -> Lake:
-        if self._lake is None:
-            if self._lake_factory is not None:
-                self._lake = self._lake_factory()
-            else:
-                from headwater.lake import Lake
-
-                self._lake = Lake.from_settings(self.core.settings)
-        return self._lake
-
-    def deps(self) -> RunDeps:
-        from headwater.runs.task import RunDeps
-        from headwater.service.connections import ConnectionService
-
-        return RunDeps(
-            store=self.core.store,
-            lake=self.lake,
-            resolve=ConnectionService(self.core).resolve_record,
-            settings=self.settings,
-        )
-
-    def engine(self, *, workers: int | None = None, schedule: bool = True) -> RunEngine:
-        """The embedded executor (or, with `broker_url` set, the scheduler feeding Celery)."""
-        from headwater.runs.executor import RunEngine
-
-        enqueue = None
-        if self.core.settings.broker_url:
-            from headwater.runs.celery_app import create_celery, enqueuer
-
-            enqueue = enqueuer(create_celery(self.core.settings.broker_url))
-        engine = RunEngine(
-            self.deps(),
-            workers=self.core.settings.workers if workers is None else workers,
-            schedule=schedule,
-            scheduler_interval=self.core.settings.scheduler_interval_seconds,
-            enqueue=enqueue,
-        )
-        self.on_created = engine.wake
-        return engine
-
-    def start_background(self) -> Callable[[], None]:
-        """The `headwater serve` lifecycle hook: start the engine unless disabled; returns its stop."""
-        if not self.core.settings.run_embedded_executor:
-            return lambda: None
-        engine = self.engine().start()
-        return engine.stop

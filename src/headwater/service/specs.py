@@ -6,10 +6,10 @@ from typing import Any
 
 from headwater.connectors.base import ConnectorSpec
 from headwater.errors import NotFound
+from headwater.runs.credentials import DATA_LAKE_SPEC_ID
 from headwater.service._core import Core
 from headwater.service._query import ListQuery, run_query
 
-DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
 PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
 _CATALOG_AUDIT = {

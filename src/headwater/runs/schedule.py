@@ -1,7 +1,8 @@
-"""`scheduleParams` of a flow: validation with Adobe's error codes, and the parsed form the scheduler uses.
+"""`scheduleParams` of a flow: validation with Adobe's error codes, and the parsed form everyone reads.
 
 Values are echoed as the client sent them (Adobe's examples send `"startTime": "1612310466"` as a
-string and GETs echo strings), so the stored doc keeps the raw values; `Schedule` holds the parsed ones.
+string and GETs echo strings), so the stored doc keeps the raw values; every reader parses them with
+`parse_schedule` into a `Schedule` rather than reading the strings.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.domain.kinds import Frequency
 from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 
-FREQUENCIES = ("once", "minute", "hour", "day", "week")
+_UNIT_SECONDS = {Frequency.MINUTE: 60, Frequency.HOUR: 3600, Frequency.DAY: 86_400, Frequency.WEEK: 604_800}
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,18 @@ class Schedule:
     """
 
     start_time: int
-    frequency: str
+    frequency: Frequency
     interval: int = 1
     backfill: bool = True
+
+    @property
+    def recurring(self) -> bool:
+        return self.frequency is not Frequency.ONCE
+
+    @property
+    def period_seconds(self) -> int:
+        """The time between two runs of a recurring schedule."""
+        return _UNIT_SECONDS[self.frequency] * self.interval
 
 
 def _integer(value: Any, field: str, code: str) -> int:
@@ -57,13 +68,11 @@ def parse_schedule(params: Any) -> Schedule:
     start = _integer(params["startTime"], "startTime", "1000")
     if start < 0 or start > 32_503_680_000:
         raise BadRequest("scheduleParams.startTime must be epoch seconds between 1970 and 3000.", code="1000")
-    frequency = params.get("frequency")
-    if not isinstance(frequency, str) or frequency.lower() not in FREQUENCIES:
-        raise BadRequest(
-            f"Invalid frequency {str(frequency)[:20]!r}: use one of once, minute, hour, day, week.", code="1397"
-        )
-    frequency = frequency.lower()
-    if frequency == "once":
+    given = params.get("frequency")
+    if not isinstance(given, str) or given.lower() not in {f.value for f in Frequency}:
+        raise BadRequest(f"Invalid frequency {str(given)[:20]!r}: use one of {', '.join(Frequency)}.", code="1397")
+    frequency = Frequency(given.lower())
+    if frequency is Frequency.ONCE:
         if "interval" in params:
             raise BadRequest("Interval is not allowed with one time ingestion.", code="1361")
         if "backfill" in params:
@@ -72,7 +81,7 @@ def parse_schedule(params: Any) -> Schedule:
     if "interval" not in params:
         raise BadRequest(f"Interval is required with frequency {frequency}.", code="1362")
     interval = _integer(params["interval"], "interval", "1362")
-    minimum = 15 if frequency == "minute" else 1
+    minimum = 15 if frequency is Frequency.MINUTE else 1
     if interval < minimum:
         raise BadRequest(f"Interval cannot be less than {minimum}.", code="1362")
     if interval > 10_000:

@@ -1,0 +1,84 @@
+"""`/sourceConnections`: a table of a base connection, the source side of a flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.domain.kinds import ResourceKind, ResourceState
+from headwater.errors import BadRequest
+from headwater.runs.plan import column_names
+from headwater.service._core import Context
+from headwater.service._endpoints import FlowEndpointService, spec_ref, text_field
+from headwater.store import Record
+
+_STATES = (ResourceState.ENABLED, ResourceState.DISABLED)
+
+
+class SourceConnectionService(FlowEndpointService):
+    """`/sourceConnections`: a table of a base connection."""
+
+    kind = ResourceKind.SOURCE_CONNECTION
+    api_name = "sourceConnections"
+    patchable = ("name", "description", "params", "state", "data", "baseConnectionId")
+    flow_field = "sourceConnectionIds"
+
+    def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
+        name = text_field(body, "name", required=True)
+        base_id = text_field(body, "baseConnectionId", required=True, code="1338")
+        assert base_id is not None
+        base = self.core.store.get(ResourceKind.CONNECTION, ctx.scope, base_id)
+        if base is None:
+            raise BadRequest(f"The base connection {base_id} is not found in this sandbox.", code="1338")
+        spec = spec_ref(body, "connectionSpec")
+        if spec["id"] != base.doc["connectionSpec"]["id"]:
+            raise BadRequest(
+                "The spec ID provided is invalid: connectionSpec.id must be the base connection's spec "
+                f"({base.doc['connectionSpec']['id']}).",
+                code="1413",
+            )
+        data = body.get("data") or {"format": "tabular"}
+        if not isinstance(data, dict) or data.get("format", "tabular") != "tabular":
+            raise BadRequest('Unsupported data.format: database sources use "tabular".', code="1327")
+        params = body.get("params")
+        if not isinstance(params, dict):
+            raise BadRequest("params cannot be null or empty in the source connection.", code="1323")
+        unknown = set(params) - {"tableName", "columns", "filters", "cdcEnabled", "deltaColumn"}
+        if unknown:
+            raise BadRequest(f"The field params.{sorted(unknown)[0]} is not allowed.", code="1323")
+        if not isinstance(params.get("tableName"), str) or not params["tableName"].strip():
+            raise BadRequest("tableName cannot be null or empty in the source connection.", code="1323")
+        columns = params.get("columns")
+        if columns is not None:
+            if not isinstance(columns, list) or not columns:
+                raise BadRequest("params.columns must be a non-empty array of columns.", code="1323")
+            for i, col in enumerate(columns):
+                ok = isinstance(col, str) or (isinstance(col, dict) and isinstance(col.get("name"), str))
+                if not ok:
+                    raise BadRequest(
+                        f"params.columns[{i}] must be a column name or an object with a name.", code="1323"
+                    )
+            names = column_names(params) or []
+            if len(set(names)) != len(names):
+                raise BadRequest("params.columns lists a column twice.", code="1323")
+        for key in ("description",):
+            if key in body and not isinstance(body[key], str):
+                raise BadRequest(f"The field {key} must be a string.", code="1323")
+        doc = {
+            "name": name,
+            "description": body.get("description", ""),
+            "baseConnectionId": base_id,
+            "data": {"format": "tabular"},
+            "params": params,
+            "connectionSpec": spec,
+            "state": body.get("state", ResourceState.ENABLED) if existing else ResourceState.ENABLED,
+        }
+        if doc["state"] not in _STATES:
+            raise BadRequest("State must be one of enabled, disabled.", code="1456")
+        return doc
+
+    def view(self, record: Record) -> dict[str, Any]:
+        out = super().view(record)
+        out["inheritedAttributes"] = {
+            "baseConnection": {"id": record.doc["baseConnectionId"], "connectionSpec": record.doc["connectionSpec"]}
+        }
+        return out
