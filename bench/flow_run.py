@@ -51,7 +51,7 @@ def child_flow_run(rows: int, parallelism: int | None) -> None:
         svc.migrate()
         flow = seed_flow(svc, source_db="postgres", table=f"{SCHEMA}.{table_name(rows)}", delta=None,
                          frequency="once")
-        deps = svc.runs.deps()
+        deps = svc.run_deps()
         if parallelism:
             tuned = deps.settings.model_copy(update={"read_parallelism": parallelism})
             deps = dataclasses.replace(deps, settings=tuned)

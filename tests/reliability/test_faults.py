@@ -62,7 +62,7 @@ def slow_view(conn: Any, *, rows: int, pauses: int, pause_s: float) -> str:
 def worker(services: Services, owner: str = "faults") -> Iterator[None]:
     """Work runs in a background thread until the block ends (errors logged and retried, like serve)."""
     stop = threading.Event()
-    engine = services.runs.engine(workers=0, schedule=False)
+    engine = services.engine(workers=0, schedule=False)
 
     def loop() -> None:
         while not stop.is_set():
@@ -128,14 +128,14 @@ def retrigger(client: Any, headers: dict[str, str], services: Services, run_id: 
 
 
 def make_services(tmp_path: Path, **settings: Any) -> Services:
-    svc = Services(Settings(data_dir=tmp_path / "data", run_embedded_executor=False, **settings))
+    run = RunSettings(**FAST)
+    svc = Services(Settings(data_dir=tmp_path / "data", run_embedded_executor=False, run=run, **settings))
     svc.migrate()
-    svc.runs.settings = RunSettings(**FAST)
     return svc
 
 
 def snapshots_with_rows(services: Services, ident: DatasetIdent) -> list[int]:
-    table = services.runs.lake._load(ident)  # the committed history, as a reader sees it
+    table = services.lake._load(ident)  # the committed history, as a reader sees it
     return [int((s.summary or {}).get("added-records", 0) or 0) for s in table.snapshots()]
 
 
@@ -156,16 +156,16 @@ def test_source_restarted_mid_run(tmp_path: Path, running_cluster: Cluster) -> N
             time.sleep(1.0)  # a few pauses in: rows are streaming
             running_cluster.stop("immediate")  # a crash: connections die mid-COPY
             time.sleep(1.0)
-            seen.add(services.runs.lake.row_count(ident))
+            seen.add(services.lake.row_count(ident))
             running_cluster.start()
             row = wait_for("the run to finish", finished(services, chain.run), timeout=90)
-            seen.add(services.runs.lake.row_count(ident))
+            seen.add(services.lake.row_count(ident))
         run = client.get(f"{FLOW}/runs/{chain.run}", headers=tenant.headers()).json()["items"][0]
     print(f"faults[source restart]: status {row.status.value}, attempts {row.attempt}, rows seen {sorted(seen)}")
     assert row.status is RunStatus.SUCCESS, run
     assert row.attempt >= 2, "the interrupted attempt should have been retried"
     assert seen <= {0, rows}, f"partial data was visible: {seen}"
-    assert services.runs.lake.row_count(ident) == rows
+    assert services.lake.row_count(ident) == rows
     assert snapshots_with_rows(services, ident) == [rows]
 
 
@@ -194,7 +194,7 @@ def test_metadata_database_briefly_down(tmp_path: Path, running_cluster: Cluster
                 row = wait_for("the run to finish", finished(services, chain.run), timeout=120)
             run = client.get(f"{FLOW}/runs/{chain.run}", headers=tenant.headers()).json()["items"][0]
             first = row.status
-            partial = services.runs.lake.row_count(ident)
+            partial = services.lake.row_count(ident)
             if row.status is RunStatus.FAILED:
                 row = retrigger(client, tenant.headers(), services, chain.run)
         print(
@@ -205,7 +205,7 @@ def test_metadata_database_briefly_down(tmp_path: Path, running_cluster: Cluster
         assert down.status_code == 503, down.text  # a clear answer while down, not a hang or a 500
         assert first in (RunStatus.SUCCESS, RunStatus.FAILED) and partial in (0, rows), (first, partial)
         assert row.status is RunStatus.SUCCESS, run
-        assert services.runs.lake.row_count(ident) == rows
+        assert services.lake.row_count(ident) == rows
         assert snapshots_with_rows(services, ident) == [rows]
     finally:
         if not running_cluster.is_up():
@@ -252,7 +252,7 @@ def test_disk_full_during_parquet_write(tmp_path: Path, tiny_disk: Path) -> None
             run = client.get(f"{FLOW}/runs/{chain.run}", headers=tenant.headers()).json()["items"][0]
             errors = run["metrics"]["statusSummary"].get("errors")
             leftovers = [p for p in tiny_disk.rglob("*.parquet")]
-            partial = services.runs.lake.row_count(ident)
+            partial = services.lake.row_count(ident)
             print(f"faults[disk full]: status {row.status.value}, errors {errors}, leftover parquet {len(leftovers)}")
             assert row.status is RunStatus.FAILED, run
             assert errors, "a failed run must say why"
@@ -262,7 +262,7 @@ def test_disk_full_during_parquet_write(tmp_path: Path, tiny_disk: Path) -> None
             row = retrigger(client, tenant.headers(), services, chain.run)
         print(f"faults[disk full]: after more space and RE_TRIGGER: {row.status.value}")
         assert row.status is RunStatus.SUCCESS
-        assert services.runs.lake.row_count(ident) == rows
+        assert services.lake.row_count(ident) == rows
         assert snapshots_with_rows(services, ident) == [rows]
     finally:
         with pg_admin() as conn:
@@ -320,10 +320,10 @@ def test_worker_killed_mid_run(tmp_path: Path, running_cluster: Cluster) -> None
     assert row is not None
     print(
         f"faults[worker killed]: status {run['metrics']['statusSummary']['status']}, attempts {row.attempt}, "
-        f"rows {services.runs.lake.row_count(ident)}, snapshots {snapshots_with_rows(services, ident)}"
+        f"rows {services.lake.row_count(ident)}, snapshots {snapshots_with_rows(services, ident)}"
     )
     assert run["metrics"]["statusSummary"]["status"] == "success", run
     assert preview.status_code == 200
     assert row.attempt >= 2
-    assert services.runs.lake.row_count(ident) == rows
+    assert services.lake.row_count(ident) == rows
     assert snapshots_with_rows(services, ident) == [rows]

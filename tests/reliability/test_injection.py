@@ -157,10 +157,10 @@ def test_hostile_names_and_values_reach_sql_only_quoted(tmp_path: Path, running_
         for i, value in enumerate(VALUES[:2]):
             conn.execute(insert, (i, value, value))
 
-    settings = Settings(data_dir=tmp_path / "data", run_embedded_executor=False)
+    run = RunSettings(safety_lag_seconds=0.0, backoff_base_seconds=0.05, lease_seconds=10)
+    settings = Settings(data_dir=tmp_path / "data", run_embedded_executor=False, run=run)
     services = Services(settings)
     services.migrate()
-    services.runs.settings = RunSettings(safety_lag_seconds=0.0, backoff_base_seconds=0.05, lease_seconds=10)
     tenant = make_tenant(services, ORG)
     headers = tenant.headers()
     auth = basic_auth(password, port=cluster.port)

@@ -303,15 +303,19 @@ def test_no_secret_in_responses_logs_runs_or_metadata_in_process(
     tmp_path: Path, running_cluster: Cluster, token_uri: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = Settings(data_dir=tmp_path / "data", run_embedded_executor=False, google_token_uri=token_uri)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        run_embedded_executor=False,
+        google_token_uri=token_uri,
+        run=RunSettings(**FAST_RUNS),
+    )
     services = Services(settings)
     services.migrate()
-    services.runs.settings = RunSettings(**FAST_RUNS)
     tenant = make_tenant(services, "SECRETS000000000000000000@AdobeOrg")
     markers = Markers()
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         s = Session(client, tenant.headers())
-        engine = services.runs.engine(workers=1, schedule=False)
+        engine = services.engine(workers=1, schedule=False)
 
         def run_until_done(ids: list[str]) -> list[dict[str, Any]]:
             deadline = time.monotonic() + 60

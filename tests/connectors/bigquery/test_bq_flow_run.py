@@ -36,9 +36,9 @@ def _unused_endpoint() -> str:
 
 
 def _run_flow(settings: Settings, table: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    services = Services(settings)
+    run = RunSettings(backoff_base_seconds=0.2, poll_seconds=0.05)
+    services = Services(settings.model_copy(update={"run": run}))
     services.migrate()
-    services.runs.settings = RunSettings(backoff_base_seconds=0.2, poll_seconds=0.05)
     tenant = make_tenant(services, ORG)
     with TestClient(create_app(settings, services=services)) as client:
         chain = make_chain(client, tenant.headers(), table, auth=OAUTH, source_spec=BQ_SPEC, columns=COLUMNS)
