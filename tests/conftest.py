@@ -1,65 +1,49 @@
-"""Fixtures shared by the whole suite: an in-process API client and a real `headwater serve` process."""
+"""Fixtures shared by the whole suite (helpers live in tests/support), the seed, and the slow-test rule.
+
+Two tiers: `pytest -m "not slow"` needs only the local PostgreSQL and runs in under a minute;
+`pytest` runs everything. A test is slow if it is marked so, or if it uses a fixture in
+SLOW_FIXTURES (each starts a process that takes seconds: a private cluster, the BigQuery
+emulator, a `headwater serve`).
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from headwater.api import create_app
 from headwater.service import Services
 from headwater.settings import Settings
+from tests.support.ids import ORG
+from tests.support.seed import SEED
+from tests.support.server import LiveServer, running_server
+from tests.support.tenants import Tenant, make_tenant
 
-PG_ADMIN_DSN = os.environ.get("HEADWATER_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-FLOW = "/data/foundation/flowservice"
+SLOW_FIXTURES = frozenset({"cluster", "running_cluster", "ssl_cluster", "bq_emulator", "live_server"})
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pg_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required at {PG_ADMIN_DSN!r} (set HEADWATER_TEST_PG): {exc}")
+# No example database: a run depends on the seed alone, never on what an earlier run found.
+hypothesis_settings.register_profile("headwater", database=None)
+hypothesis_settings.load_profile("headwater")
 
 
-@dataclass
-class Tenant:
-    """An org with API credentials, and the headers a client sends for one sandbox."""
-
-    org: str
-    client_id: str
-    client_secret: str
-    token: str
-
-    def headers(self, sandbox: str = "prod") -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "x-api-key": self.client_id,
-            "x-gw-ims-org-id": self.org,
-            "x-sandbox-name": sandbox,
-        }
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = SEED  # read by hypothesis's own pytest_configure, which runs after
 
 
-def make_tenant(services: Services, org: str) -> Tenant:
-    creds = services.tokens.create_credentials(org)
-    return Tenant(
-        org, creds.client_id, creds.client_secret, services.tokens.exchange(creds.client_id, creds.client_secret)
-    )
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"random seed: {SEED} (set HEADWATER_TEST_SEED to change it; hypothesis uses it too)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -82,7 +66,7 @@ def client(settings: Settings, services: Services) -> Iterator[TestClient]:
 
 @pytest.fixture
 def tenant(services: Services) -> Tenant:
-    return make_tenant(services, "5C1328435BF324E90A49402A@AdobeOrg")
+    return make_tenant(services, ORG)
 
 
 @pytest.fixture
@@ -90,57 +74,7 @@ def other_tenant(services: Services) -> Tenant:
     return make_tenant(services, "OTHERORG0000000000000000@AdobeOrg")
 
 
-@dataclass
-class LiveServer:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    data_dir: Path
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start `headwater serve` as a real process and wait until it answers."""
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_PORT": str(port), **(extra_env or {})}
-    handle = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"headwater serve exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            httpx.get(base + "/openapi.json", timeout=1)
-            return LiveServer(base, proc, log_path, data_dir)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"headwater serve did not start:\n{log_path.read_text(errors='replace')}")
-
-
-def cli(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None) -> str:
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), **(extra_env or {})}
-    out = subprocess.run(
-        [sys.executable, "-m", "headwater.cli", *args], env=env, capture_output=True, text=True, check=True
-    )
-    return out.stdout
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_server(tmp_path / "live")
-    try:
+    with running_server(tmp_path / "live") as server:
         yield server
-    finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()

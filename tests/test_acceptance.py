@@ -18,10 +18,11 @@ import duckdb
 import httpx
 import pytest
 
-from tests.conftest import FLOW, LiveServer, cli, pg_admin, start_server
+from tests.support.ids import FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.pg import pg_admin
+from tests.support.server import LiveServer, cli, start_server
 
 ORG = "5C1328435BF324E90A49402A@AdobeOrg"
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
                 }
             },
             "params": {"dataSetId": dataset_id},
-            "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"},
+            "connectionSpec": {"id": LAKE_SPEC, "version": "1.0"},
         },
     )
     mapping = client.post(

@@ -7,25 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FLOW, Tenant
-
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
-BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
-
-
-def pg_body(**params: Any) -> dict[str, Any]:
-    base = {"server": "db.internal", "port": "5432", "database": "acme", "username": "u", "password": "pw-Marker1"}
-    return {
-        "name": "pg",
-        "auth": {"specName": "Basic Authentication", "params": {**base, **params}},
-        "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
-    }
-
-
-def create(client: TestClient, tenant: Tenant, body: dict[str, Any], sandbox: str = "prod") -> dict[str, str]:
-    resp = client.post(f"{FLOW}/connections", json=body, headers=tenant.headers(sandbox))
-    assert resp.status_code == 201, resp.text
-    return dict(resp.json())
+from tests.support.chain import create, pg_body
+from tests.support.ids import BQ_SPEC, FLOW, LAKE_SPEC, MISSING_ID, PG_SPEC
+from tests.support.tenants import Tenant
 
 
 def error_message(resp: Any) -> str:
@@ -50,7 +34,7 @@ def error_message(resp: Any) -> str:
         (lambda b: b["auth"]["params"].update(sslMode="Sometimes"), "sslMode"),
         (lambda b: b["auth"]["params"].update(hostaddr="1.2.3.4"), "hostaddr"),
         (lambda b: b["connectionSpec"].update(id="not-a-spec"), "spec"),
-        (lambda b: b["connectionSpec"].update(id="c604ff05-7f1a-43c0-8e18-33bf874cb11c"), "spec"),
+        (lambda b: b["connectionSpec"].update(id=LAKE_SPEC), "spec"),
     ],
 )
 def test_create_rejects_bad_bodies_with_the_field_named(
@@ -233,6 +217,6 @@ def test_explore_and_test_validate_parameters(client: TestClient, tenant: Tenant
         url, params={"objectType": "table", "object": "a.b", "preview": "maybe"}, headers=tenant.headers()
     )
     assert resp.status_code == 400
-    missing = f"{FLOW}/connections/00000000-0000-0000-0000-000000000000"
+    missing = f"{FLOW}/connections/{MISSING_ID}"
     assert client.get(missing + "/explore?objectType=root", headers=tenant.headers()).status_code == 404
     assert client.get(missing + "/test", headers=tenant.headers()).status_code == 404

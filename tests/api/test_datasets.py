@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from headwater.lake import DatasetIdent
 from headwater.service import Services
-from tests.api.test_flows import pg_table  # noqa: F401  (a fixture)
-from tests.conftest import FLOW, Tenant
-from tests.reliability.support import basic_auth, connection_body
+from tests.support.chain import basic_auth, connection_body
+from tests.support.ids import FLOW
+from tests.support.tenants import Tenant
 
 CATALOG = "/data/foundation/catalog"
 GIVEN = {
@@ -60,7 +60,7 @@ def test_a_given_schema_round_trips_and_is_an_iceberg_table(
 def test_a_schema_taken_from_an_explored_source_table(
     client: TestClient,
     tenant: Tenant,
-    pg_table: str,  # noqa: F811
+    pg_table: str,
 ) -> None:
     conn = client.post(
         f"{FLOW}/connections",

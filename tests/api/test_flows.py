@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FLOW, Tenant, pg_admin
-
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
-LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
-CATALOG = "/data/foundation/catalog"
-CONVERSION = "/data/foundation/conversion"
-
-
-@pytest.fixture
-def pg_table() -> Iterator[str]:
-    """A small source table in its own schema; yields the explore path `schema.table`."""
-    schema = f"hw_flows_{uuid.uuid4().hex[:8]}"
-    with pg_admin() as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(
-            f'CREATE TABLE "{schema}".customers (id bigint primary key, name text, '
-            "updated_at timestamptz not null default now(), score numeric(10,2), tags text[])"
-        )
-        conn.execute(
-            f'INSERT INTO "{schema}".customers (id, name, score, tags) '
-            "SELECT g, 'n' || g, g * 1.5, ARRAY['a', 'b'] FROM generate_series(1, 20) g"
-        )
-    try:
-        yield f"{schema}.customers"
-    finally:
-        with pg_admin() as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+from tests.support.ids import BQ_SPEC, CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.tenants import Tenant
 
 
 def post(client: TestClient, tenant: Tenant, path: str, body: Any, sandbox: str = "prod") -> Any:
@@ -300,7 +272,7 @@ def test_source_and_target_connection_validation(client: TestClient, tenant: Ten
         ({**base, "params": {"tableName": pg_table, "columns": []}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "columns": [{"nam": "x"}]}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "unknown": 1}}, "1323"),
-        ({**base, "connectionSpec": {"id": "3c9b37f8-13a6-43d8-bad3-b863b941fedd"}}, "1413"),
+        ({**base, "connectionSpec": {"id": BQ_SPEC}}, "1413"),
         ({k: v for k, v in base.items() if k != "name"}, "1323"),
     ]
     for body, code in cases:

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 
 from headwater.identity import Principal
 from headwater.service import Services
-from tests.conftest import FLOW, Tenant
+from tests.support.ids import FLOW
+from tests.support.tenants import Tenant
 
 ENDPOINTS = [
     ("GET", f"{FLOW}/connections"),

@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_connections import create, pg_body
-from tests.conftest import FLOW, Tenant
+from tests.support.chain import create, pg_body
+from tests.support.ids import FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture
@@ -115,13 +116,13 @@ def test_paging_with_links_visits_every_item_once(client: TestClient, tenant: Te
 def test_connection_specs_filter(client: TestClient, tenant: Tenant) -> None:
     h = tenant.headers()
     resp = client.get(f'{FLOW}/connectionSpecs?property=name=="postgre-sql"', headers=h)
-    assert [s["id"] for s in resp.json()["items"]] == ["74a1c565-4e59-48d7-9d67-7c03b8a13137"]
-    resp = client.get(f"{FLOW}/connectionSpecs/74a1c565-4e59-48d7-9d67-7c03b8a13137", headers=h)
+    assert [s["id"] for s in resp.json()["items"]] == [PG_SPEC]
+    resp = client.get(f"{FLOW}/connectionSpecs/{PG_SPEC}", headers=h)
     spec = resp.json()["items"][0]
     assert [a["name"] for a in spec["authSpec"]] == ["Connection String Based Authentication", "Basic Authentication"]
     assert spec["authSpec"][0]["spec"]["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert spec["authSpec"][1]["spec"]["properties"]["password"]["format"] == "password"
-    assert client.get(f"{FLOW}/connectionSpecs/c604ff05-7f1a-43c0-8e18-33bf874cb11c", headers=h).status_code == 200
+    assert client.get(f"{FLOW}/connectionSpecs/{LAKE_SPEC}", headers=h).status_code == 200
     assert client.get(f"{FLOW}/connectionSpecs/nope", headers=h).status_code == 404
 
 

@@ -6,11 +6,10 @@ import json
 
 import httpx
 
-from tests.conftest import FLOW, LiveServer, cli
+from tests.support.ids import BQ_SPEC, FLOW, PG_SPEC
+from tests.support.server import LiveServer, cli
 
 ORG = "5C1328435BF324E90A49402A@AdobeOrg"
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
-BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
 
 
 def _login(server: LiveServer) -> dict[str, str]:

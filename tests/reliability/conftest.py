@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.cluster import Cluster, remove_cluster, start_cluster
+from tests.support.cluster import Cluster, start_cluster
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def cluster() -> Iterator[Cluster]:
     try:
         yield c
     finally:
-        remove_cluster(c)
+        c.remove()
 
 
 @pytest.fixture

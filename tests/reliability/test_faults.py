@@ -34,9 +34,12 @@ from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Scope
-from tests.conftest import FLOW, cli, make_tenant, pg_admin, start_server
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import basic_auth, make_chain
+from tests.support.chain import basic_auth, make_chain
+from tests.support.cluster import Cluster
+from tests.support.ids import FLOW
+from tests.support.pg import pg_admin
+from tests.support.server import cli, start_server
+from tests.support.tenants import make_tenant
 
 ORG = "FAULTS0000000000000000000@AdobeOrg"
 SCOPE = Scope(ORG, "prod")

@@ -37,19 +37,10 @@ from schemathesis.specs.openapi.checks import (
 from headwater.api import create_app
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.conftest import Tenant, make_tenant
-from tests.reliability.support import (
-    CATALOG,
-    CONVERSION,
-    CRM_TO_AEP,
-    LAKE_SPEC,
-    PG_SPEC,
-    Chain,
-    basic_auth,
-    connection_body,
-    make_chain,
-    pg_table,
-)
+from tests.support.chain import Chain, basic_auth, connection_body, make_chain
+from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, LAKE_SPEC, PG_SPEC
+from tests.support.pg import pg_table
+from tests.support.tenants import Tenant, make_tenant
 
 SCALE = float(os.environ.get("HEADWATER_FUZZ_EXAMPLES", "1"))
 FLOW_PATH = "/data/foundation/flowservice"
@@ -103,8 +94,8 @@ def _real_ids(chain: Chain) -> dict[str, str]:
         "dataSets": chain.dataset,
         "mappingSets": chain.mapping,
         "runs": chain.run or "",
-        "connectionSpecs": "74a1c565-4e59-48d7-9d67-7c03b8a13137",
-        "flowSpecs": "14518937-270c-4525-bdec-c2ba7cce3860",
+        "connectionSpecs": PG_SPEC,
+        "flowSpecs": CRM_TO_AEP,
     }
 
 

@@ -25,9 +25,10 @@ from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Scope
-from tests.conftest import FLOW, make_tenant
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import basic_auth, connection_body, make_chain, run_until_done, trigger
+from tests.support.chain import basic_auth, connection_body, make_chain, run_until_done, trigger
+from tests.support.cluster import Cluster
+from tests.support.ids import FLOW
+from tests.support.tenants import make_tenant
 
 ORG = "INJECTION0000000000000000@AdobeOrg"
 SCHEMA = 's"; DROP TABLE victim; --ü'

@@ -22,19 +22,10 @@ from fastapi.testclient import TestClient
 from headwater.api import create_app
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.conftest import FLOW, Tenant, make_tenant
-from tests.reliability.support import (
-    CATALOG,
-    CONVERSION,
-    CRM_TO_AEP,
-    LAKE_SPEC,
-    PG_SPEC,
-    Chain,
-    basic_auth,
-    connection_body,
-    make_chain,
-    pg_table,
-)
+from tests.support.chain import Chain, basic_auth, connection_body, make_chain
+from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.pg import pg_table
+from tests.support.tenants import Tenant, make_tenant
 
 Kind = Literal["global", "item", "list", "create", "create-ref"]
 RENAME = [{"op": "replace", "path": "/name", "value": "renamed-by-intruder"}]

@@ -34,9 +34,12 @@ from headwater.api import create_app
 from headwater.runs.model import RunSettings
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.conftest import FLOW, cli, free_port, make_tenant, start_server
-from tests.reliability.cluster import Cluster
-from tests.reliability.support import BQ_SPEC, basic_auth, connection_body, make_chain
+from tests.support.chain import basic_auth, connection_body, make_chain
+from tests.support.cluster import Cluster
+from tests.support.ids import BQ_SPEC, FLOW
+from tests.support.net import free_port
+from tests.support.server import cli, start_server
+from tests.support.tenants import make_tenant
 
 FAST_RUNS = {"lease_seconds": 5.0, "heartbeat_seconds": 0.5, "backoff_base_seconds": 0.05, "poll_seconds": 0.1}
 

@@ -7,8 +7,9 @@ from sqlalchemy import update
 
 from headwater.service import Services
 from headwater.store.tables import runs
-from tests.conftest import FLOW, Tenant
 from tests.runs.pgsource import seed_flow
+from tests.support.ids import FLOW
+from tests.support.tenants import Tenant
 
 
 def code_of(response: object) -> str:

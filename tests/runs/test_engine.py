@@ -320,7 +320,8 @@ def test_the_serve_lifecycle_hook_runs_on_demand_runs(
 
     from headwater.api import create_app
     from headwater.settings import Settings
-    from tests.conftest import FLOW, make_tenant
+    from tests.support.ids import FLOW
+    from tests.support.tenants import make_tenant
 
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 42) g")

@@ -1,31 +1,13 @@
-"""Helpers for the token and credential tests: a real server, credentials from the CLI, tokens over HTTP."""
+"""Helpers for the token and credential tests: credentials from the CLI, tokens over HTTP."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
-from tests.conftest import FLOW, LiveServer, cli, start_server
-
-TOKEN_PATH = "/ims/token/v3"
-
-
-@contextmanager
-def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    server = start_server(data_dir, env)
-    try:
-        yield server
-    finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+from tests.support.ids import FLOW, TOKEN_PATH
+from tests.support.server import LiveServer, cli
 
 
 def create_credentials(server: LiveServer, org: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import cli
-from tests.security.auth_support import create_credentials, exchange, headers, running_server
+from tests.security.auth_support import create_credentials, exchange, headers
+from tests.support.server import cli, running_server
 
 ORG = "DATADIR00000000000000000000@AdobeOrg"
 DATASET = {"name": "orders", "schema": {"columns": [{"name": "id", "type": "long"}]}}

@@ -20,8 +20,10 @@ import pytest
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Scope
-from tests.conftest import FLOW, LiveServer, cli, start_server
-from tests.reliability.support import CONVERSION, basic_auth, connection_body, make_chain, ok, pg_table
+from tests.support.chain import basic_auth, connection_body, make_chain, ok
+from tests.support.ids import CONVERSION, CRM_TO_AEP, FLOW
+from tests.support.pg import pg_table
+from tests.support.server import LiveServer, cli, start_server
 
 ORG = "EDGEINPUT0000000000000000@AdobeOrg"
 LISTS = ("connections", "sourceConnections", "targetConnections", "flows", "runs")
@@ -74,7 +76,7 @@ def chain(api: Api) -> Iterator[Any]:
 def _flow_body(chain: Any, **extra: Any) -> str:
     body = {
         "name": "edge",
-        "flowSpec": {"id": "14518937-270c-4525-bdec-c2ba7cce3860", "version": "1.0"},
+        "flowSpec": {"id": CRM_TO_AEP, "version": "1.0"},
         "sourceConnectionIds": [chain.source],
         "targetConnectionIds": [chain.target],
         "transformations": [{"name": "Mapping", "params": {"mappingId": chain.mapping, "mappingVersion": 0}}],

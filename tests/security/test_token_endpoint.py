@@ -21,15 +21,15 @@ import pytest
 from headwater.identity import pbkdf2_hash
 from headwater.settings import Settings
 from headwater.store import Store
-from tests.conftest import FLOW, LiveServer
 from tests.security.auth_support import (
     client_from,
     create_credentials,
     exchange,
     headers,
     list_connections,
-    running_server,
 )
+from tests.support.ids import FLOW
+from tests.support.server import LiveServer, running_server
 
 ORG = "TOKENEP0000000000000000000@AdobeOrg"
 

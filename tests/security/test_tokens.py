@@ -29,8 +29,8 @@ from headwater.identity import pbkdf2_hash
 from headwater.settings import Settings
 from headwater.store import Store, now_ms
 from headwater.store.repository import _MIGRATIONS
-from tests.conftest import LiveServer, cli
-from tests.security.auth_support import create_credentials, exchange, list_connections, running_server
+from tests.security.auth_support import create_credentials, exchange, list_connections
+from tests.support.server import LiveServer, cli, running_server
 
 ORG = "TOKENS00000000000000000000@AdobeOrg"
 OTHER_ORG = "TOKENSOTHER00000000000000@AdobeOrg"

@@ -11,7 +11,7 @@ import pytest
 from headwater.errors import PreconditionFailed
 from headwater.store import Scope, Store
 from headwater.store.repository import etag_matches
-from tests.conftest import pg_admin
+from tests.support.pg import pg_admin
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

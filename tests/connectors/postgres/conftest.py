@@ -1,23 +1,17 @@
 """PostgreSQL fixtures: a schema per test on the local server, and a private SSL + scram cluster.
 
 The local server (127.0.0.1:5432, trust auth, SSL off) holds the data tests. Certificate and
-password checks need a server we configure, so a session fixture runs initdb/pg_ctl as the
-`postgres` OS user (initdb refuses root) on a free port, with a CA and server certificate made here.
+password checks need a server we configure: a private cluster (tests/support/cluster.py) with a CA
+and server certificate made here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,9 +24,9 @@ from pydantic import SecretStr
 
 from headwater.connectors._pg_auth import PgBasicAuth
 from headwater.connectors.postgres import PostgresConnector
+from tests.support.cluster import create_cluster
 
 LOCAL_DSN = os.environ.get("HEADWATER_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-PG_BIN = Path(os.environ.get("HEADWATER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Special characters on purpose: the password must survive URIs and never appear in errors.
 PASSWORD = "Pa55;w0rd'\"é%@/:secret"
 
@@ -98,12 +92,6 @@ def schema() -> Iterator[Schema]:
 
 
 # -- the SSL + scram cluster -------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _name(cn: str) -> x509.Name:
@@ -194,93 +182,46 @@ class SslCluster:
         return PgBasicAuth.model_validate(params)
 
 
-def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=False, timeout=60
-    )
-
-
 @pytest.fixture(scope="session")
 def ssl_cluster() -> Iterator[SslCluster]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL server binaries are required in {PG_BIN} (set HEADWATER_PG_BIN)")
-    try:
-        pg_user = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.fail("an OS user named 'postgres' is required to run initdb (it refuses to run as root)")
-    root = Path(tempfile.mkdtemp(prefix="hw-pg-ssl-"))
-    os.chown(root, pg_user.pw_uid, pg_user.pw_gid)
-    data = root / "data"
     ca_key, ca = make_ca("Headwater Test CA")
     _, other_ca = make_ca("Some Other CA")
     key, cert = make_server_cert(ca_key, ca, dns="localhost")
-    files = {
-        "server.key": key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode("ascii"),
-        "server.crt": pem(cert),
-        "pwfile": PASSWORD + "\n",
-    }
-    for name, text in files.items():
-        path = root / name
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o600)
-        os.chown(path, pg_user.pw_uid, pg_user.pw_gid)
-    port = _free_port()
-    started = False
+    server_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    hba = ["local all all trust"]
+    for net in ("127.0.0.1/32", "::1/128"):
+        hba += [
+            f"hostssl all sslonly {net} scram-sha-256",
+            f"hostnossl all plainonly {net} scram-sha-256",
+            f"host all reader {net} scram-sha-256",
+        ]
+    cluster = create_cluster(
+        "hw-pg-ssl-",
+        files={"server.key": server_key, "server.crt": pem(cert)},
+        password=PASSWORD,
+        listen="localhost",
+        conf="ssl = on\nssl_cert_file = '{root}/server.crt'\nssl_key_file = '{root}/server.key'\n"
+        "password_encryption = 'scram-sha-256'\n",
+        hba="\n".join(hba) + "\n",
+    )
     try:
-        out = _as_postgres(
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--pwfile",
-            str(root / "pwfile"),
-            "-A",
-            "scram-sha-256",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale",
-            "C",
-        )
-        if out.returncode != 0:
-            pytest.fail(f"initdb failed: {out.stdout}\n{out.stderr}")
-        with (data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(
-                f"\nport = {port}\nlisten_addresses = 'localhost'\nunix_socket_directories = '{root}'\n"
-                f"ssl = on\nssl_cert_file = '{root / 'server.crt'}'\nssl_key_file = '{root / 'server.key'}'\n"
-                "password_encryption = 'scram-sha-256'\nfsync = off\n"
-            )
-        hba = ["local all all trust"]
-        for net in ("127.0.0.1/32", "::1/128"):
-            hba += [
-                f"hostssl all sslonly {net} scram-sha-256",
-                f"hostnossl all plainonly {net} scram-sha-256",
-                f"host all reader {net} scram-sha-256",
-            ]
-        (data / "pg_hba.conf").write_text("\n".join(hba) + "\n", encoding="utf-8")
-        out = _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "30", "start")
-        if out.returncode != 0:
-            log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
-            pytest.fail(f"pg_ctl start failed: {out.stdout}\n{out.stderr}\n{log}")
-        started = True
-        with psycopg.connect(host=str(root), port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        with cluster.admin() as conn:
             for role in ("reader", "sslonly", "plainonly"):
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), PASSWORD))
             conn.execute("CREATE DATABASE appdb OWNER reader")
-        with psycopg.connect(host=str(root), port=port, user="reader", dbname="appdb", autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(cluster.root), port=cluster.port, user="reader", dbname="appdb", autocommit=True
+        ) as conn:
             conn.execute(
                 "CREATE TABLE public.items AS SELECT g AS id, 'item ' || g AS label FROM generate_series(1, 10) g"
             )
             conn.execute("CREATE TABLE public.private_items (id int)")  # not granted: never listed for sslonly
             conn.execute("GRANT SELECT ON public.items TO sslonly")
-        yield SslCluster(port=port, ca_pem=pem(ca), other_ca_pem=pem(other_ca), socket_dir=str(root))
+        yield SslCluster(port=cluster.port, ca_pem=pem(ca), other_ca_pem=pem(other_ca), socket_dir=str(cluster.root))
     finally:
-        if started:
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import FLOW, LiveServer, cli, start_server
+from tests.support.ids import FLOW, ORG, PG_SPEC
+from tests.support.server import LiveServer, cli, start_server
 
-ORG = "5C1328435BF324E90A49402A@AdobeOrg"
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 BASIC = "Basic Authentication"
 CONN_STRING = "Connection String Based Authentication"
 POLICY_REFUSAL = "refused by this Headwater server's source policy"

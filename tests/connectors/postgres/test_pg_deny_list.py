@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.connectors.postgres.live import BASIC, CONN_STRING, POLICY_REFUSAL, Tenant, message, own_address, serving
-from tests.reliability.cluster import Cluster, remove_cluster, start_cluster
+from tests.support.cluster import Cluster, remove_cluster, start_cluster
 
 
 def _basic(server: str, port: int, password: str = "Some-Pw-1") -> dict[str, Any]:  # noqa: S107

@@ -1,11 +1,9 @@
-"""Shared helpers of the reliability suite: a real PostgreSQL source table and the full resource chain over HTTP."""
+"""A whole resource chain over HTTP (connection → … → flow → run), and running runs to the end in-process."""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,40 +11,13 @@ from headwater.runs.ledger import Ledger, RunRow, new_run_id
 from headwater.runs.report import new_doc
 from headwater.service import Services
 from headwater.store import Scope, now_ms
-from tests.conftest import FLOW, pg_admin
+from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.tenants import Tenant
 
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
-BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
-LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-CRM_TO_AEP = "14518937-270c-4525-bdec-c2ba7cce3860"
-CATALOG = "/data/foundation/catalog"
-CONVERSION = "/data/foundation/conversion"
 TRUST_PASSWORD = "unused-with-trust"  # the local server trusts loopback; any password works
 
 # Anything with .post/.get/... taking (url, headers=, json=, params=) and returning an httpx-like response.
 Post = Callable[..., Any]
-
-
-@contextmanager
-def pg_table(prefix: str = "hw_rel", rows: int = 20) -> Iterator[str]:
-    """A small source table in its own schema on the local PostgreSQL; yields `schema.table`."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with pg_admin() as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(
-            f'CREATE TABLE "{schema}".customers (id bigint primary key, name text, '
-            "updated_at timestamptz not null default '2024-01-01T00:00:00Z')"
-        )
-        conn.execute(
-            f'INSERT INTO "{schema}".customers (id, name, updated_at) '
-            "SELECT g, 'n' || g, timestamptz '2024-01-01' + g * interval '1 minute' "
-            f"FROM generate_series(1, {int(rows)}) g"
-        )
-    try:
-        yield f"{schema}.customers"
-    finally:
-        with pg_admin() as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def basic_auth(
@@ -63,6 +34,23 @@ def basic_auth(
             "sslMode": "Disable",
         },
     }
+
+
+def pg_body(**params: Any) -> dict[str, Any]:
+    """A valid PostgreSQL connection body (to a host nobody connects to), with `params` changed."""
+    base = {"server": "db.internal", "port": "5432", "database": "acme", "username": "u", "password": "pw-Marker1"}
+    return {
+        "name": "pg",
+        "auth": {"specName": "Basic Authentication", "params": {**base, **params}},
+        "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
+    }
+
+
+def create(client: Any, tenant: Tenant, body: dict[str, Any], sandbox: str = "prod") -> dict[str, str]:
+    """POST /connections, which must answer 201."""
+    resp = client.post(f"{FLOW}/connections", json=body, headers=tenant.headers(sandbox))
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
 
 
 def connection_body(auth: dict[str, Any], spec: str = PG_SPEC, name: str = "pg") -> dict[str, Any]:
@@ -190,7 +178,7 @@ def trigger(services: Services, flow_id: str, scope: Scope) -> str:
 
 def run_until_done(services: Services, run_id: str, *, timeout: float = 60, owner: str = "reliability") -> RunRow:
     """Work runs in this process until `run_id` reaches a terminal status."""
-    engine = services.runs.engine(workers=0, schedule=False)
+    engine = services.engine(workers=0, schedule=False)
     ledger = Ledger(services.store)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

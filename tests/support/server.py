@@ -1,0 +1,82 @@
+"""A real `headwater serve` process, and the CLI run as a subprocess. Starting one takes seconds: slow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.net import free_port, wait_for
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    data_dir: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+    """Start `headwater serve` as a real process and wait until it answers."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_PORT": str(port), **(extra_env or {})}
+    with log_path.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "headwater.cli", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", proc, log_path, data_dir)
+
+    def answers_or_exited() -> bool:
+        if proc.poll() is not None:
+            return True
+        try:
+            httpx.get(server.base_url + "/openapi.json", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    try:
+        wait_for("headwater serve to answer", answers_or_exited, timeout=30, every=0.1)
+    except AssertionError:
+        proc.kill()
+        raise RuntimeError(f"headwater serve did not start:\n{server.log_text()}") from None
+    if proc.poll() is not None:
+        raise RuntimeError(f"headwater serve exited early:\n{server.log_text()}")
+    return server
+
+
+@contextmanager
+def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    server = start_server(data_dir, env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cli(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None) -> str:
+    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), **(extra_env or {})}
+    out = subprocess.run(
+        [sys.executable, "-m", "headwater.cli", *args], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout
