@@ -115,5 +115,5 @@ def delete_flow(flow_id: str, ctx: Ctx, svc: Svc) -> Response:
 
 
 @router.post("/flows/{flow_id}/action", response_model=IdEtag, tags=["Flows"])
-def flow_action(flow_id: str, ctx: Ctx, svc: Svc, op: StrQ = None, subOp: StrQ = None) -> Any:
+def flow_action(flow_id: str, ctx: Ctx, svc: Svc, op: StrQ = None) -> Any:
     return svc.flows.action(ctx, flow_id, op)

@@ -316,23 +316,6 @@ class Ledger:
             )
             return bool(result.rowcount == 1)
 
-    def cancel_pending(self, run: RunRow, *, doc: dict[str, Any]) -> bool:
-        transition(run.status, RunEvent.CANCEL)
-        with self.store.begin() as conn:
-            result = conn.execute(
-                update(runs)
-                .where(runs.c.id == run.id, runs.c.etag == run.etag)
-                .values(
-                    status=RunStatus.CANCELLED.value,
-                    doc=doc,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    etag=new_etag(),
-                    updated_at=now_ms(),
-                )
-            )
-            return bool(result.rowcount == 1)
-
     def retrigger(self, run: RunRow, *, doc: dict[str, Any]) -> RunRow | None:
         status = transition(run.status, RunEvent.RETRIGGER)
         etag = new_etag()

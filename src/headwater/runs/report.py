@@ -1,4 +1,4 @@
-"""The run document: Adobe's run object (reference §12.2) as stored in `runs.doc` and shown by the API.
+"""The run document: Adobe's flow run object as stored in `runs.doc` and shown by the API.
 
 Keys starting with `_` are private (the resolved window); the API never shows them.
 """

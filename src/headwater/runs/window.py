@@ -85,7 +85,7 @@ def decode(text: str | None) -> Any:
 
 
 def epoch_to_datetime(value: int | float | str) -> dt.datetime:
-    """Epoch seconds or milliseconds (reference §12.4: values below 1e11 are seconds) as UTC."""
+    """Epoch seconds or milliseconds as UTC: values below 1e11 (the year 5138 in seconds) are seconds."""
     number = float(value)
     if abs(number) >= 1e11:
         number /= 1000.0
@@ -95,7 +95,7 @@ def epoch_to_datetime(value: int | float | str) -> dt.datetime:
 def as_column_value(moment: dt.datetime, arrow_type: pa.DataType) -> Any:
     """A UTC instant in the Python type the delta column compares against."""
     if pa.types.is_timestamp(arrow_type):
-        # Delta values without a zone are UTC by contract (reference §13), so compare naive-to-naive.
+        # Delta values without a zone are read as UTC (docs/types.md), so compare naive-to-naive.
         return moment if arrow_type.tz else moment.astimezone(UTC).replace(tzinfo=None)
     if pa.types.is_date(arrow_type):
         return moment.astimezone(UTC).date()
@@ -128,10 +128,6 @@ class Window:
 
     def to_json(self) -> dict[str, Any]:
         return {"column": self.column, "start": encode(self.start), "end": encode(self.end)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Window:
-        return cls(data["column"], decode(data.get("start")), decode(data.get("end")))
 
 
 def time_end(*, scheduled: dt.datetime | None, now: dt.datetime, lag_seconds: float, arrow_type: pa.DataType) -> Any:

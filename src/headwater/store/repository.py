@@ -107,10 +107,6 @@ class Store:
     def from_url(cls, url: str) -> Store:
         return cls(_engine(url))
 
-    @property
-    def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=False)
-
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
         cfg = Config()

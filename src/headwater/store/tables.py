@@ -12,7 +12,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
@@ -63,7 +62,6 @@ runs = Table(
     Column("attempt", Integer, nullable=False, default=0),
     Column("lease_owner", String(255), nullable=True),
     Column("lease_expires_at", BigInteger, nullable=True),
-    Column("error", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("flow_id", "scheduled_at", name="uq_runs_flow_scheduled"),
