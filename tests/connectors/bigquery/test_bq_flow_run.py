@@ -17,9 +17,10 @@ from headwater.api import create_app
 from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.conftest import FLOW, make_tenant
-from tests.connectors.bigquery.conftest import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN
-from tests.reliability.support import BQ_SPEC, make_chain, run_until_done
+from tests.connectors.bigquery.emulator import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN
+from tests.support.chain import make_chain, run_until_done
+from tests.support.ids import BQ_SPEC, FLOW
+from tests.support.tenants import make_tenant
 
 ORG = "BQFLOW00000000000000000000@AdobeOrg"
 COLUMNS = ("id", "amount", "name", "updated_at", "tags", "address")
@@ -72,4 +73,3 @@ def test_a_bigquery_flow_lands_every_row_in_the_dataset(
         assert len(notices) == 1 and "REST tabledata.list" in notices[0], run["activities"]
     else:
         assert notices == [], notices
-

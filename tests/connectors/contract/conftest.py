@@ -24,7 +24,7 @@ from headwater.connectors.bigquery import BigQueryConnector
 from headwater.connectors.postgres import PostgresConnector
 from headwater.settings import Settings
 from tests.connectors.bigquery.emulator import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN, TIMEOUTS
-from tests.connectors.postgres.conftest import LOCAL_DSN, admin
+from tests.support.pg import PG_ADMIN_DSN, pg_admin
 
 # name → the column's meaning; each source declares it with its own closest type.
 STANDARD_COLUMNS = ("id", "name", "amount", "ratio", "flag", "day", "updated_at")
@@ -80,7 +80,7 @@ def source(request: pytest.FixtureRequest) -> ContractSource:
 
 @contract_source
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractSource]:
-    info = psycopg.conninfo.conninfo_to_dict(LOCAL_DSN)
+    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
     params = {
         "server": info.get("host", "127.0.0.1"),
         "port": int(str(info.get("port", 5432))),
@@ -89,7 +89,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractSourc
         "password": str(info.get("password", "unused-secret")),
         "sslMode": "disable",
     }
-    conn = admin()
+    conn = pg_admin()
     schema = f"hw_contract_{uuid.uuid4().hex[:10]}"
     conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
 
