@@ -23,7 +23,11 @@ from tests.support.seed import SEED
 from tests.support.server import LiveServer, running_server
 from tests.support.tenants import Tenant, make_tenant
 
-SLOW_FIXTURES = frozenset({"cluster", "running_cluster", "ssl_cluster", "bq_emulator", "live_server"})
+# `bigquery_emulator` is the contract suite's BigQuery source, a parameter value rather than a
+# fixture the test requests, so parameters are matched by value too.
+SLOW_FIXTURES = frozenset(
+    {"cluster", "running_cluster", "ssl_cluster", "bq_emulator", "bigquery_emulator", "live_server"}
+)
 
 # No example database: a run depends on the seed alone, never on what an earlier run found.
 hypothesis_settings.register_profile("headwater", database=None)
@@ -42,7 +46,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        used = {*getattr(item, "fixturenames", ()), *(v for v in params.values() if isinstance(v, str))}
+        if SLOW_FIXTURES.intersection(used):
             item.add_marker(pytest.mark.slow)
 
 

@@ -22,6 +22,8 @@ from tests.support.ids import FLOW, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_admin
 from tests.support.server import LiveServer, cli, start_server
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 ORG = "5C1328435BF324E90A49402A@AdobeOrg"
 
 

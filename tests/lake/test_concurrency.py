@@ -95,6 +95,7 @@ print(json.dumps([r.rows, r.bytes, r.files, r.snapshot_id, r.already_committed, 
 """
 
 
+@pytest.mark.slow  # separate processes, seconds each
 def test_processes_racing_the_same_run_commit_once(
     lake: Lake, lake_config: dict[str, str], ident: DatasetIdent, tmp_path: Path
 ) -> None:

@@ -11,9 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from headwater.lake import DatasetIdent, Lake
 from headwater.settings import Settings
+
+pytestmark = pytest.mark.slow  # processes killed before the commit
 
 SCHEMA = pa.schema([("id", pa.int64(), False)])
 

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a large run measured for memory
+
 # In a fresh interpreter so its peak RSS (VmHWM) measures this write alone.
 WRITER = """
 import json, sys

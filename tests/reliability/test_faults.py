@@ -41,6 +41,8 @@ from tests.support.pg import pg_admin
 from tests.support.server import cli, start_server
 from tests.support.tenants import make_tenant
 
+pytestmark = pytest.mark.slow  # faults on a private cluster and a killed server
+
 ORG = "FAULTS0000000000000000000@AdobeOrg"
 SCOPE = Scope(ORG, "prod")
 FAST = {"lease_seconds": 3.0, "heartbeat_seconds": 0.5, "backoff_base_seconds": 0.5, "poll_seconds": 0.1}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,7 +39,10 @@ from headwater.settings import Settings
 from tests.support.chain import Chain, basic_auth, connection_body, make_chain
 from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_table
+from tests.support.seed import rng as rng_for
 from tests.support.tenants import Tenant, make_tenant
+
+pytestmark = pytest.mark.slow  # the schemathesis fuzz suite
 
 SCALE = float(os.environ.get("HEADWATER_FUZZ_EXAMPLES", "1"))
 FLOW_PATH = "/data/foundation/flowservice"
@@ -135,7 +137,7 @@ def test_fuzz_with_valid_credentials(world: World) -> None:
     stats = Stats()
     headers = world.tenant.headers()
     ids = _real_ids(world.chain)
-    rng = random.Random(6)
+    rng = rng_for("fuzz-links")
     modes = [(GenerationMode.POSITIVE, 30), (GenerationMode.NEGATIVE, 15)]
 
     def send(case: Any) -> None:
@@ -180,7 +182,7 @@ def test_fuzz_with_broken_credentials(world: World) -> None:
     stats = Stats()
     variants = _broken_variants(world)
     names = list(variants)
-    rng = random.Random(7)
+    rng = rng_for("fuzz-stateful")
 
     def send(case: Any) -> None:
         variant = names[rng.randrange(len(names))]

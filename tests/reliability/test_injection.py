@@ -17,6 +17,7 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
@@ -29,6 +30,8 @@ from tests.support.chain import basic_auth, connection_body, make_chain, run_unt
 from tests.support.cluster import Cluster
 from tests.support.ids import FLOW
 from tests.support.tenants import make_tenant
+
+pytestmark = pytest.mark.slow  # a private cluster with a statement log
 
 ORG = "INJECTION0000000000000000@AdobeOrg"
 SCHEMA = 's"; DROP TABLE victim; --ü'

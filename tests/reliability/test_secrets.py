@@ -41,6 +41,8 @@ from tests.support.net import free_port
 from tests.support.server import cli, start_server
 from tests.support.tenants import make_tenant
 
+pytestmark = pytest.mark.slow  # a private cluster and a live server
+
 FAST_RUNS = {"lease_seconds": 5.0, "heartbeat_seconds": 0.5, "backoff_base_seconds": 0.05, "poll_seconds": 0.1}
 
 

@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from headwater.runs.ledger import Ledger
 from headwater.runs.model import RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from tests.runs.pgsource import context, seed_flow
+
+pytestmark = pytest.mark.slow  # `headwater worker` as a process
 
 
 def test_headwater_worker_claims_and_executes_runs(tmp_path: Path) -> None:

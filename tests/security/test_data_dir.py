@@ -10,9 +10,12 @@ import stat
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.security.auth_support import create_credentials, exchange, headers
 from tests.support.server import cli, running_server
+
+pytestmark = pytest.mark.slow  # the CLI and `headwater serve` as processes, seconds each
 
 ORG = "DATADIR00000000000000000000@AdobeOrg"
 DATASET = {"name": "orders", "schema": {"columns": [{"name": "id", "type": "long"}]}}

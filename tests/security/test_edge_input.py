@@ -25,6 +25,8 @@ from tests.support.ids import CONVERSION, CRM_TO_AEP, FLOW
 from tests.support.pg import pg_table
 from tests.support.server import LiveServer, cli, start_server
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 ORG = "EDGEINPUT0000000000000000@AdobeOrg"
 LISTS = ("connections", "sourceConnections", "targetConnections", "flows", "runs")
 

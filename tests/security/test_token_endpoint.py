@@ -29,7 +29,10 @@ from tests.security.auth_support import (
     list_connections,
 )
 from tests.support.ids import FLOW
+from tests.support.net import wait_for
 from tests.support.server import LiveServer, running_server
+
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
 
 ORG = "TOKENEP0000000000000000000@AdobeOrg"
 
@@ -64,7 +67,8 @@ def test_credentials_in_the_url_are_refused_and_never_logged(server: LiveServer)
         http.get(f"/ims/token/v3?{query}")  # any method: the URL is logged before routing
         http.post(f"{server.base_url}//ims/token/v3?{query}", data=form)  # a full URL keeps the `//`
         assert exchange(http, creds["client_id"], secret).status_code == 200  # the body still works
-    time.sleep(0.3)
+    # The access log line of the last exchange (a 200) is the last to be written.
+    wait_for("the access log", lambda: 'POST /ims/token/v3 HTTP/1.1" 200' in server.log_text(), timeout=10)
     log = server.log_text()
     assert 'POST /ims/token/v3 HTTP/1.1" 400' in log, "the access log is on"
     for needle in (secret, urllib.parse.quote(secret), urllib.parse.quote_plus(secret), secret[4:20]):

@@ -32,6 +32,8 @@ from headwater.store.repository import _MIGRATIONS
 from tests.security.auth_support import create_credentials, exchange, list_connections
 from tests.support.server import LiveServer, cli, running_server
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 ORG = "TOKENS00000000000000000000@AdobeOrg"
 OTHER_ORG = "TOKENSOTHER00000000000000@AdobeOrg"
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -21,6 +21,8 @@ import pytest
 from tests.connectors.postgres.conftest import PASSWORD
 from tests.connectors.postgres.live import BASIC, CONN_STRING, Tenant, message, serving
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 WRONG = "Wrong-Pw-7781"
 
 

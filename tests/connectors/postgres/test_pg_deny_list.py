@@ -16,6 +16,8 @@ import pytest
 from tests.connectors.postgres.live import BASIC, CONN_STRING, POLICY_REFUSAL, Tenant, message, own_address, serving
 from tests.support.cluster import Cluster, remove_cluster, start_cluster
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 
 def _basic(server: str, port: int, password: str = "Some-Pw-1") -> dict[str, Any]:  # noqa: S107
     return {"server": server, "port": port, "database": "appdb", "username": "reader", "password": password}

@@ -18,6 +18,8 @@ import pytest
 from headwater.connectors._pg_ca import NO_SUCH_CA_FILE, PATHS_NOT_ALLOWED
 from tests.connectors.postgres.live import BASIC, CONN_STRING, Tenant, message, serving
 
+pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
+
 SECRET = "MySecretPw123"
 BASE = "Server=db.example.com;Database=d;Port=5432;UID=u"
 PEM_WITH_SECRET = "-----BEGIN CERTIFICATE-----\n" + SECRET + "\n-----END CERTIFICATE-----"
