@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import free_port  # bench/ is sys.path[0] when a benchmark runs as a script
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -40,11 +40,6 @@ REPO = Path(__file__).resolve().parents[1]
 EMULATOR_VENV = Path(os.environ.get("HEADWATER_BQEMULATOR_VENV", REPO / ".venv-bqemulator"))
 PROJECT = "headwater-bench"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_emulator(log: Path) -> tuple[subprocess.Popen[bytes], int, int]:

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import emit, run_child  # noqa: E402
+from _common import create_once_flow, emit, run_child  # noqa: E402
 from pg_read import SCHEMA, ensure_table, table_name  # noqa: E402
 
 # Headwater is imported inside the steps, not here: a measured child forked from a parent that had
@@ -44,19 +43,17 @@ def child_flow_run(rows: int, parallelism: int | None) -> None:
     from headwater.service import Services
     from headwater.settings import Settings
     from headwater.store import now_ms
-    from tests.runs.pgsource import SCOPE, seed_flow
 
     with tempfile.TemporaryDirectory() as tmp:
         svc = Services(Settings(data_dir=Path(tmp), run_embedded_executor=False))
         svc.migrate()
-        flow = seed_flow(svc, source_db="postgres", table=f"{SCHEMA}.{table_name(rows)}", delta=None,
-                         frequency="once")
+        flow = create_once_flow(svc, database="postgres", table=f"{SCHEMA}.{table_name(rows)}")
         deps = svc.run_deps()
         if parallelism:
             tuned = deps.settings.model_copy(update={"read_parallelism": parallelism})
             deps = dataclasses.replace(deps, settings=tuned)
         run_id = new_run_id()
-        Ledger(svc.store).insert(run_id=run_id, scope=SCOPE, flow_id=flow.id, scheduled_at=now_ms(),
+        Ledger(svc.store).insert(run_id=run_id, scope=flow.scope, flow_id=flow.id, scheduled_at=now_ms(),
                                  doc=new_doc(flow_spec={}, trigger="onDemand"))
         began = time.perf_counter()
         status = execute_run(deps, run_id, owner="bench")

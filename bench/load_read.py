@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import PG_SPEC, free_port  # bench/ is sys.path[0] when a benchmark runs as a script
 
 FLOW = "/data/foundation/flowservice"
 ORG = "LOADTEST0000000000000000@AdobeOrg"
@@ -45,11 +45,6 @@ done = function(summary, latency, requests)
 end
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -140,7 +135,7 @@ def main() -> int:
                         "sslMode": "Disable",
                     },
                 },
-                "connectionSpec": {"id": "74a1c565-4e59-48d7-9d67-7c03b8a13137", "version": "1.0"},
+                "connectionSpec": {"id": PG_SPEC, "version": "1.0"},
             }
             r = httpx.post(base + f"{FLOW}/connections", json=body, headers=headers)
             r.raise_for_status()

@@ -20,7 +20,6 @@ import multiprocessing as mp
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,19 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import PG_SPEC, free_port  # bench/ is sys.path[0] when a benchmark runs as a script
 
 FLOW = "/data/foundation/flowservice"
 ORG = "GUESSBENCH00000000000000@AdobeOrg"
-PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 TARGET_RATIO = 2.0
 PAUSE_SECONDS = 0.02
 SETTLE_SECONDS = 1.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
