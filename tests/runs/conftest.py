@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from headwater.runs.model import RunSettings
+from headwater.connectors.base import ConnectorRegistry
+from headwater.connectors.postgres import PostgresConnector
+from headwater.runs.credentials import Credentials
 from headwater.runs.task import RunDeps
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.runs.pgsource import PgTestConnector, SourceDb, create_database, drop_database
-
-FAST = RunSettings(
-    safety_lag_seconds=0.5,
-    lease_seconds=2.0,
-    heartbeat_seconds=0.5,
-    backoff_base_seconds=0.05,
-    progress_seconds=0.0,
-    poll_seconds=0.1,
-)
+from tests.runs.source import FAST, MakeDeps, SourceDb, create_database, drop_database
+from tests.support.ids import PG_SPEC
 
 
 @pytest.fixture
@@ -40,18 +34,16 @@ def run_services(tmp_path: Path) -> Services:
     return svc
 
 
-MakeDeps = Callable[..., RunDeps]
-
-
 @pytest.fixture
-def make_deps(run_services: Services, source_db: SourceDb) -> MakeDeps:
-    """RunDeps reading the source database with the test connector (real credentials still resolved)."""
+def make_deps(run_services: Services) -> MakeDeps:
+    """RunDeps of `run_services` with fast run settings; `connector` replaces the production PostgreSQL one."""
 
-    def make(connector: PgTestConnector | None = None, **overrides: object) -> RunDeps:
-        deps = run_services.runs.deps()
-        reader = connector or PgTestConnector(source_db.dsn)
-        real = deps.resolve
+    def make(connector: PostgresConnector | None = None, **overrides: object) -> RunDeps:
+        deps = run_services.run_deps()
         settings = FAST.model_copy(update=overrides)
-        return dataclasses.replace(deps, resolve=lambda rec: (reader, real(rec)[1]), settings=settings)
+        if connector is None:
+            return dataclasses.replace(deps, settings=settings)
+        credentials = Credentials(deps.credentials.box, ConnectorRegistry({PG_SPEC: connector}))
+        return dataclasses.replace(deps, credentials=credentials, settings=settings)
 
     return make

@@ -1,27 +1,28 @@
 """Entry points of the processes the multi-process run tests start: `python -m tests.runs.procs KIND ...`.
 
 - `scheduler URL START_AT SECONDS`: tick the scheduler in a tight loop; print how many runs it created.
-- `worker SOURCE_DSN`: the embedded worker pool (no scheduler), as in `headwater worker` without a broker.
-- `celery SOURCE_DSN BROKER_URL`: a real Celery worker executing runs.
-Settings come from HEADWATER_* variables; runs read the source with the test reader.
+- `worker`: the embedded worker pool (no scheduler), as in `headwater worker` without a broker.
+- `celery BROKER_URL`: a real Celery worker executing runs.
+Settings come from HEADWATER_* variables; runs read the source with the production connector.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import signal
 import sys
 import threading
 import time
 from typing import Any
 
+from headwater.runs.celery_app import QUEUE, create_celery
+from headwater.runs.executor import RunEngine
 from headwater.runs.scheduler import Scheduler
 from headwater.runs.task import RunDeps
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Store
-from tests.runs.conftest import FAST
-from tests.runs.pgsource import PgTestConnector
+from tests.runs.source import FAST
 
 
 def scheduler(url: str, start_at: str, seconds: str) -> None:
@@ -34,14 +35,11 @@ def scheduler(url: str, start_at: str, seconds: str) -> None:
     print(created, flush=True)
 
 
-def _deps(dsn: str) -> RunDeps:
-    svc = Services(Settings())
-    deps = svc.runs.deps()
-    reader = PgTestConnector(dsn)
-    real = deps.resolve
+def _deps() -> RunDeps:
+    deps = Services(Settings(run=FAST)).run_deps()
     lake = deps.lake
     original = lake.write_run
-    pause = float(__import__("os").environ.get("HW_TEST_PAUSE_AFTER_COMMIT", "0"))
+    pause = float(os.environ.get("HW_TEST_PAUSE_AFTER_COMMIT", "0"))
 
     def write_run(*args: Any, **kwargs: Any) -> Any:
         # Widen the gap between the Iceberg commit and the run report, so that random kills land
@@ -51,13 +49,11 @@ def _deps(dsn: str) -> RunDeps:
         return result
 
     lake.write_run = write_run  # type: ignore[method-assign]
-    return dataclasses.replace(deps, resolve=lambda rec: (reader, real(rec)[1]), settings=FAST)
+    return deps
 
 
-def worker(dsn: str) -> None:
-    from headwater.runs.executor import RunEngine
-
-    engine = RunEngine(_deps(dsn), workers=1, schedule=False).start()
+def worker() -> None:
+    engine = RunEngine(_deps(), workers=1, schedule=False).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("ready", flush=True)
@@ -65,10 +61,8 @@ def worker(dsn: str) -> None:
     engine.stop()
 
 
-def celery(dsn: str, broker: str) -> None:
-    from headwater.runs.celery_app import QUEUE, create_celery
-
-    app = create_celery(broker, lambda: _deps(dsn))
+def celery(broker: str) -> None:
+    app = create_celery(broker, _deps)
     app.worker_main(["worker", "--pool=threads", "--concurrency=1", "-Q", QUEUE, "--loglevel=INFO",
                      "--without-mingle", "--without-gossip", "--without-heartbeat"])
 

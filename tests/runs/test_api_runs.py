@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from headwater.service import Services
 from headwater.store.tables import runs
-from tests.runs.pgsource import seed_flow
+from tests.runs.source import SourceDb, create_flow
 from tests.support.ids import FLOW
 from tests.support.tenants import Tenant
 
@@ -17,9 +18,18 @@ def code_of(response: object) -> str:
     return str(body["type"]).rsplit("/", 1)[-1]
 
 
-def test_on_demand_run_lifecycle_over_http(client: TestClient, services: Services, tenant: Tenant) -> None:
+@pytest.fixture
+def table_t(source_db: SourceDb) -> str:
+    with source_db.connect() as conn:
+        conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, ts timestamptz NOT NULL)")
+    return "public.t"
+
+
+def test_on_demand_run_lifecycle_over_http(
+    client: TestClient, services: Services, tenant: Tenant, source_db: SourceDb, table_t: str
+) -> None:
     h = tenant.headers()
-    flow = seed_flow(services, source_db="postgres", table="public.t", delta=None, frequency="once")
+    flow = create_flow(services, source_db=source_db.name, table=table_t, delta=None, frequency="once")
     created = client.post(f"{FLOW}/runs", headers=h, json={"flowId": flow.id, "params": {"startTime": "1663735590"}})
     assert created.status_code == 201, created.text
     item = created.json()["items"][0]
@@ -58,10 +68,12 @@ def test_on_demand_run_lifecycle_over_http(client: TestClient, services: Service
     assert code_of(unknown) == "FLOW-1401-400"
 
 
-def test_on_demand_run_validation(client: TestClient, services: Services, tenant: Tenant) -> None:
+def test_on_demand_run_validation(
+    client: TestClient, services: Services, tenant: Tenant, source_db: SourceDb, table_t: str
+) -> None:
     h = tenant.headers()
-    recurring = seed_flow(services, source_db="postgres", table="public.t", delta="ts")
-    once = seed_flow(services, source_db="postgres", table="public.t", delta=None, frequency="once")
+    recurring = create_flow(services, source_db=source_db.name, table=table_t, delta="ts")
+    once = create_flow(services, source_db=source_db.name, table=table_t, delta=None, frequency="once")
 
     def post(body: object) -> object:
         return client.post(f"{FLOW}/runs", headers=h, json=body)

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import update
 
-from headwater.errors import ConfigError
+from headwater.connectors.postgres import PostgresConnector
+from headwater.errors import ConfigError, TransientError
 from headwater.runs.executor import RunEngine
 from headwater.runs.ledger import Ledger, RunRow, new_run_id
 from headwater.runs.model import RunStatus
@@ -20,8 +21,7 @@ from headwater.runs.task import RunDeps, execute_run
 from headwater.service import Services
 from headwater.store import now_ms
 from headwater.store.tables import runs
-from tests.runs.conftest import FAST, MakeDeps
-from tests.runs.pgsource import SCOPE, PgTestConnector, SourceDb, context, dataset_ident, seed_flow
+from tests.runs.source import FAST, SCOPE, MakeDeps, SourceDb, context, create_flow, dataset_ident
 
 
 def trigger(deps: RunDeps, flow_id: str, *, at: int | None = None) -> str:
@@ -51,7 +51,21 @@ def run_until_done(deps: RunDeps, run_id: str, *, timeout: float = 30) -> RunRow
 def dataset_rows(svc: Services, flow_id: str) -> list[dict[str, Any]]:
     flow = svc.store.get("flow", SCOPE, flow_id)
     assert flow is not None
-    return svc.runs.lake.scan(dataset_ident(svc, flow)).to_pylist()
+    return svc.lake.scan(dataset_ident(svc, flow)).to_pylist()
+
+
+class FailingReads(PostgresConnector):
+    """The production connector, whose first `fail` reads lose their connection."""
+
+    def __init__(self, services: Services, *, fail: int) -> None:
+        super().__init__(services.settings)
+        self.fail, self.reads = fail, 0
+
+    def read(self, auth: Any, request: Any) -> Iterator[pa.RecordBatch]:
+        self.reads += 1
+        if self.reads <= self.fail:
+            raise TransientError("The connection to the source was lost (test).")
+        yield from super().read(auth, request)
 
 
 @pytest.fixture
@@ -67,7 +81,7 @@ def test_one_time_flow_copies_the_table_and_reports_metrics(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items SELECT g, g, now(), 'n' || g FROM generate_series(1, 2500) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
     deps = make_deps()
     created = run_services.runs.create(context(), {"flowId": flow.id})
     run_id = created["items"][0]["id"]
@@ -90,7 +104,7 @@ def test_rows_sharing_the_cursor_value_are_read_exactly_once(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
     """Integer delta: the window ends (exclusive) at the newest value, so later rows with that value survive."""
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g / 10 FROM generate_series(1, 100) g")  # seq 0..10
@@ -115,7 +129,7 @@ def _late_commit_scenario(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, *, lag: float
 ) -> set[int]:
     """A row whose transaction takes its timestamp before a run but commits after it."""
-    flow = seed_flow(run_services, source_db=source_db.name, table="public.items", delta="ts")
+    flow = create_flow(run_services, source_db=source_db.name, table="public.items", delta="ts")
     deps = make_deps(safety_lag_seconds=lag)
     with source_db.connect() as conn, source_db.connect() as slow:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 50) g")
@@ -154,8 +168,8 @@ def test_transient_errors_retry_with_backoff_then_succeed(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 10) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
-    deps = make_deps(PgTestConnector(source_db.dsn, fail_reads=2))
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    deps = make_deps(FailingReads(run_services, fail=2))
     run_id = run_services.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
     owner = "w1"
     assert execute_run(deps, run_id, owner=owner) is RunStatus.PENDING
@@ -170,8 +184,8 @@ def test_transient_errors_retry_with_backoff_then_succeed(
 def test_transient_errors_give_up_after_max_attempts(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
-    deps = make_deps(PgTestConnector(source_db.dsn, fail_reads=99), max_attempts=3)
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    deps = make_deps(FailingReads(run_services, fail=99), max_attempts=3)
     run_id = run_services.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
     final = run_until_done(deps, run_id)
     assert final.status is RunStatus.FAILED and final.attempt == 3
@@ -182,7 +196,7 @@ def test_transient_errors_give_up_after_max_attempts(
 def test_configuration_errors_fail_at_once_with_a_clear_message(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
     with source_db.connect() as conn:
         conn.execute("DROP TABLE items")
     deps = make_deps()
@@ -194,7 +208,7 @@ def test_configuration_errors_fail_at_once_with_a_clear_message(
                      "message": "The table 'public.items' no longer exists or is not readable."}
 
 
-class Exploding(PgTestConnector):
+class Exploding(PostgresConnector):
     def read(self, auth: Any, request: Any) -> Iterator[pa.RecordBatch]:
         yield from super().read(auth, request)
         raise RuntimeError("password=hunter2 leaked in a driver message")
@@ -206,8 +220,8 @@ def test_unexpected_errors_fail_without_leaking_details(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 10) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
-    deps = make_deps(Exploding(source_db.dsn))
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    deps = make_deps(Exploding(run_services.settings))
     run_id = run_services.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
     final = run_until_done(deps, run_id)
     assert final.status is RunStatus.FAILED
@@ -222,7 +236,7 @@ def test_a_run_that_committed_but_did_not_report_is_not_written_twice(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 300) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     run_id = trigger(deps, flow.id)
     first = run_until_done(deps, run_id)
@@ -242,18 +256,21 @@ def test_live_progress_is_visible_while_the_run_streams(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 5000) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
     seen: list[dict[str, Any]] = []
     run_id = ""
 
-    class Watching(PgTestConnector):
+    class Watching(PostgresConnector):
+        """Delivers 2000-row batches and looks at the run while it streams its third one."""
+
         def read(self, auth: Any, request: Any) -> Iterator[pa.RecordBatch]:
-            for i, batch in enumerate(super().read(auth, request)):
+            pieces = (b.slice(at, 2000) for b in super().read(auth, request) for at in range(0, b.num_rows, 2000))
+            for i, batch in enumerate(pieces):
                 if i == 2:
                     seen.append(run_services.runs.get(context(), run_id)["items"][0])
                 yield batch
 
-    deps = make_deps(Watching(source_db.dsn))
+    deps = make_deps(Watching(run_services.settings))
     run_id = run_services.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
     assert run_until_done(deps, run_id).status is RunStatus.SUCCESS
     live = seen[0]
@@ -265,7 +282,7 @@ def test_live_progress_is_visible_while_the_run_streams(
 def test_runs_of_a_disabled_or_deleted_flow_are_cancelled(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     run_id = trigger(deps, flow.id)
     run_services.store.update("flow", SCOPE, flow.id, doc={**flow.doc, "state": "disabled"},
@@ -278,7 +295,7 @@ def test_runs_of_a_disabled_or_deleted_flow_are_cancelled(
 def test_runs_of_one_flow_never_overlap(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     ledger = Ledger(deps.store)
     first, second = trigger(deps, flow.id, at=now_ms() - 10), trigger(deps, flow.id)
@@ -304,7 +321,7 @@ def test_backfill_false_starts_the_first_window_at_the_start_time(
                      "FROM generate_series(1, 5) g")
         conn.execute("INSERT INTO items (id, seq, ts) SELECT g, g, now() - interval '10 seconds' "
                      "FROM generate_series(6, 8) g")
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta="ts",
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="ts",
                      start_time=now - 50, backfill=False)
     deps = make_deps()
     row = run_until_done(deps, trigger(deps, flow.id))
@@ -314,7 +331,7 @@ def test_backfill_false_starts_the_first_window_at_the_start_time(
 
 
 def test_the_serve_lifecycle_hook_runs_on_demand_runs(
-    tmp_path: Any, source_db: SourceDb, items_table: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any, source_db: SourceDb, items_table: str
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -326,14 +343,10 @@ def test_the_serve_lifecycle_hook_runs_on_demand_runs(
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 42) g")
     settings = Settings(data_dir=tmp_path / "serve", run_embedded_executor=True, workers=1,
-                        scheduler_interval_seconds=0.2)
+                        scheduler_interval_seconds=0.2, run=FAST)
     svc = Services(settings)
     svc.migrate()
-    real = svc.runs.deps()
-    reader = PgTestConnector(source_db.dsn)
-    deps = dataclasses.replace(real, resolve=lambda rec: (reader, real.resolve(rec)[1]), settings=FAST)
-    monkeypatch.setattr(svc.runs, "deps", lambda: deps)
-    flow = seed_flow(svc, source_db=source_db.name, table=items_table, delta=None, frequency="once",
+    flow = create_flow(svc, source_db=source_db.name, table=items_table, delta=None, frequency="once",
                      start_time=int(time.time()) + 3600)  # not due: only the on-demand run executes
     tenant = make_tenant(svc, "5C1328435BF324E90A49402A@AdobeOrg")
     with TestClient(create_app(settings, services=svc)) as client:
@@ -356,7 +369,7 @@ def test_on_demand_window_reads_only_the_requested_half_open_range(
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq, ts) SELECT g, g, to_timestamp(%s + g) "
                      "FROM generate_series(1, 20) g", (base,))
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once")
     deps = make_deps()
     params = {"windowStartTime": str(base + 5), "windowEndTime": (base + 10) * 1000, "deltaColumn": {"name": "ts"}}
     run_id = run_services.runs.create(context(), {"flowId": flow.id, "params": params})["items"][0]["id"]
@@ -383,9 +396,17 @@ def test_the_mapping_step_shapes_what_is_read_and_written(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq, name) SELECT g, g, 'n' || g FROM generate_series(1, 30) g")
-    mapping = run_services.store.insert("mappingSet", SCOPE, id="m1", doc={"version": 0, "mappings": [{"x": 1}]})
-    flow = seed_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once",
-                     mapping_id=mapping.id)
+    mapping_id = run_services.mapping_sets.create(context(), {"mappings": [
+        {"sourceType": "ATTRIBUTE", "source": "id", "destination": "id"},
+        {"sourceType": "ATTRIBUTE", "source": "name", "destination": "label"},
+    ]})["id"]
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta=None, frequency="once",
+                       mapping_id=mapping_id)
+    # The stand-in compiler below receives whatever the mapping set holds: give it a recognisable value.
+    stored = run_services.store.get("mappingSet", SCOPE, mapping_id)
+    assert stored is not None
+    run_services.store.update("mappingSet", SCOPE, mapping_id, doc={**stored.doc, "mappings": [{"x": 1}]},
+                              secrets=None, expected_etag=stored.etag)
     compiled: list[tuple[Any, pa.Schema]] = []
 
     def compile_mapping(mappings: list[Any], schema: pa.Schema) -> _Rename:

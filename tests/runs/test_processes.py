@@ -22,7 +22,17 @@ from headwater.runs.report import new_doc
 from headwater.service import Services
 from headwater.settings import Settings
 from headwater.store import Store, now_ms
-from tests.runs.pgsource import SCOPE, SourceDb, create_database, dataset_ident, drop_database, seed_flow
+from tests.runs.source import (
+    SCOPE,
+    PortForward,
+    SourceDb,
+    create_database,
+    create_flow,
+    dataset_ident,
+    drop_database,
+)
+
+pytestmark = pytest.mark.slow  # worker processes killed and restarted
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,9 +90,15 @@ def test_two_scheduler_processes_never_create_a_run_twice(meta_db: SourceDb) -> 
     store.engine.dispose()
 
 
-# The metadata database's endpoint (127.0.0.1:5432) is refused to tenant connections, and these
-# runs read with the test reader, so the stored connection names another port.
-UNUSED_SOURCE_PORT = 5499
+@pytest.fixture
+def forward() -> Iterator[PortForward]:
+    """The metadata database's endpoint (127.0.0.1:5432) is refused to tenant connections, so these
+    runs reach the same server, as their source, through a forwarded port."""
+    port = PortForward()
+    try:
+        yield port
+    finally:
+        port.close()
 
 
 def _services(meta: SourceDb, data_dir: Path) -> tuple[Services, dict[str, str]]:
@@ -103,19 +119,21 @@ def _wait(ledger: Ledger, run_id: str, timeout: float) -> RunStatus:
     raise AssertionError(f"run {run_id} still {ledger.get(run_id)}")
 
 
-def test_sigkilled_workers_never_lose_or_duplicate_rows(meta_db: SourceDb, source_db: SourceDb, tmp_path: Path) -> None:
+def test_sigkilled_workers_never_lose_or_duplicate_rows(
+    meta_db: SourceDb, source_db: SourceDb, forward: PortForward, tmp_path: Path
+) -> None:
     """20 incremental runs; the worker process is SIGKILLed at a random moment of each, then restarted."""
     svc, env = _services(meta_db, tmp_path / "data")
     env["HW_TEST_PAUSE_AFTER_COMMIT"] = "0.4"
     with source_db.connect() as conn:
         conn.execute("CREATE TABLE events (id bigint PRIMARY KEY, ts timestamptz NOT NULL DEFAULT clock_timestamp(), "
                      "payload text)")
-    flow = seed_flow(svc, source_db=source_db.name, table="public.events", delta="ts", port=UNUSED_SOURCE_PORT)
+    flow = create_flow(svc, source_db=source_db.name, table="public.events", delta="ts", port=forward.port)
     ledger = Ledger(svc.store)
-    lake, ident = svc.runs.lake, dataset_ident(svc, flow)
+    lake, ident = svc.lake, dataset_ident(svc, flow)
     log = tmp_path / "worker.log"
     rng = random.Random(int(os.environ.get("HW_TEST_SEED", "0")) or None)
-    worker = spawn("worker", source_db.dsn, env=env, log=log)
+    worker = spawn("worker", env=env, log=log)
     killed_states: list[str] = []
     next_id = 1
     try:
@@ -142,12 +160,12 @@ def test_sigkilled_workers_never_lose_or_duplicate_rows(meta_db: SourceDb, sourc
             killed_states.append(row.status.value + ("+committed" if committed else ""))
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-            worker = spawn("worker", source_db.dsn, env=env, log=log)
+            worker = spawn("worker", env=env, log=log)
             assert _wait(ledger, run_id, 60) is RunStatus.SUCCESS, log.read_text()[-3000:]
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    table = svc.runs.lake.scan(dataset_ident(svc, flow))
+    table = svc.lake.scan(dataset_ident(svc, flow))
     ids = table.column("id").to_pylist()
     with source_db.connect() as conn:
         source = dict(conn.execute("SELECT id, payload FROM events").fetchall())
@@ -162,7 +180,9 @@ def test_sigkilled_workers_never_lose_or_duplicate_rows(meta_db: SourceDb, sourc
     print(f"kill points: {killed_states}; attempts: {[r.attempt for r in runs]}")
 
 
-def test_a_celery_worker_executes_a_run_end_to_end(meta_db: SourceDb, source_db: SourceDb, tmp_path: Path) -> None:
+def test_a_celery_worker_executes_a_run_end_to_end(
+    meta_db: SourceDb, source_db: SourceDb, forward: PortForward, tmp_path: Path
+) -> None:
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
         client.ping()
@@ -173,10 +193,10 @@ def test_a_celery_worker_executes_a_run_end_to_end(meta_db: SourceDb, source_db:
     with source_db.connect() as conn:
         conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, name text)")
         conn.execute("INSERT INTO t SELECT g, 'n' || g FROM generate_series(1, 1234) g")
-    flow = seed_flow(svc, source_db=source_db.name, table="public.t", delta=None, frequency="once",
-                     start_time=int(time.time()) - 5, port=UNUSED_SOURCE_PORT)
+    flow = create_flow(svc, source_db=source_db.name, table="public.t", delta=None, frequency="once",
+                       start_time=int(time.time()) - 5, port=forward.port)
     log = tmp_path / "celery.log"
-    worker = spawn("celery", source_db.dsn, broker, env=env, log=log)
+    worker = spawn("celery", broker, env=env, log=log)
     try:
         # The scheduler creates the one-time run and, a broker being configured, hands it to Celery.
         from headwater.runs.celery_app import create_celery, enqueuer
@@ -196,4 +216,4 @@ def test_a_celery_worker_executes_a_run_end_to_end(meta_db: SourceDb, source_db:
     done = Ledger(svc.store).get(run.id)
     assert done is not None and done.doc["metrics"]["recordSummary"]["outputRecordCount"] == 1234
     assert ":celery" in log.read_text() or "succeeded" in log.read_text()
-    assert sorted(svc.runs.lake.scan(dataset_ident(svc, flow)).column("id").to_pylist()) == list(range(1, 1235))
+    assert sorted(svc.lake.scan(dataset_ident(svc, flow)).column("id").to_pylist()) == list(range(1, 1235))
