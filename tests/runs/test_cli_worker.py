@@ -15,17 +15,21 @@ from headwater.runs.ledger import Ledger
 from headwater.runs.model import RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
-from tests.runs.pgsource import context, seed_flow
+from tests.runs.source import SourceDb, context, create_flow
 
 pytestmark = pytest.mark.slow  # `headwater worker` as a process
 
 
-def test_headwater_worker_claims_and_executes_runs(tmp_path: Path) -> None:
+def test_headwater_worker_claims_and_executes_runs(tmp_path: Path, source_db: SourceDb) -> None:
     data = tmp_path / "data"
     svc = Services(Settings(data_dir=data, run_embedded_executor=False))
     svc.migrate()
-    # A table that does not exist: the run must fail at once with a source error, whatever the connector.
-    flow = seed_flow(svc, source_db="postgres", table="public.no_such_table_here", delta=None, frequency="once")
+    with source_db.connect() as conn:
+        conn.execute("CREATE TABLE gone (id bigint)")
+    flow = create_flow(svc, source_db=source_db.name, table="public.gone", delta=None, frequency="once")
+    # The table is dropped after the flow was accepted: the run must fail at once with a source error.
+    with source_db.connect() as conn:
+        conn.execute("DROP TABLE gone")
     run_id = svc.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
     env = {**os.environ, "HEADWATER_DATA_DIR": str(data), "HEADWATER_WORKERS": "1"}
     env.pop("HEADWATER_BROKER_URL", None)

@@ -13,7 +13,7 @@ from headwater.runs.ledger import Ledger
 from headwater.runs.schedule import parse_schedule
 from headwater.runs.scheduler import Scheduler, latest_due, scheduled_run_id
 from headwater.store import Store
-from tests.runs.pgsource import SCOPE
+from tests.runs.source import SCOPE
 
 START = 1_700_000_000
 
