@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.ids import BQ_SPEC, CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
-from tests.support.tenants import Tenant
+from headwater.api import create_app
+from headwater.service import Services
+from headwater.settings import Settings
+from tests.support.ids import BQ_SPEC, CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, ORG, PG_SPEC
+from tests.support.pg import customers_table
+from tests.support.tenants import Tenant, make_tenant
 
 
 def post(client: TestClient, tenant: Tenant, path: str, body: Any, sandbox: str = "prod") -> Any:
@@ -180,6 +185,21 @@ def test_flow_lifecycle(client: TestClient, tenant: Tenant, pg_table: str) -> No
     assert client.delete(f"{CATALOG}/dataSets/{chain['dataset']}", headers=tenant.headers()).status_code == 200
 
 
+@pytest.fixture(scope="module")
+def refused_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Tenant, dict[str, str]]]:
+    """One app, tenant and chain for the refused-flow cases: a refused flow stores nothing, so they can share
+    them (a new app costs about 0.25 s of FastAPI route set-up on its first request)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("flows") / "data", run_embedded_executor=False)
+    services = Services(settings)
+    services.migrate()
+    with (
+        customers_table() as table,
+        TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client,
+    ):
+        tenant = make_tenant(services, ORG)
+        yield client, tenant, make_chain(client, tenant, table)
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -204,8 +224,8 @@ def test_flow_lifecycle(client: TestClient, tenant: Tenant, pg_table: str) -> No
         (lambda b, c: b.update(extra=1), "1000"),
     ],
 )
-def test_flow_validation(client: TestClient, tenant: Tenant, pg_table: str, change: Any, code: str) -> None:
-    chain = make_chain(client, tenant, pg_table)
+def test_flow_validation(refused_flows: tuple[TestClient, Tenant, dict[str, str]], change: Any, code: str) -> None:
+    client, tenant, chain = refused_flows
     body = flow_body(chain)
     change(body, chain)
     resp = post(client, tenant, f"{FLOW}/flows", body)
