@@ -38,8 +38,9 @@ def error_message(resp: Any) -> str:
     ],
 )
 def test_create_rejects_bad_bodies_with_the_field_named(
-    client: TestClient, tenant: Tenant, mutate: Any, needle: str
+    refused_api: tuple[TestClient, Tenant], mutate: Any, needle: str
 ) -> None:
+    client, tenant = refused_api
     body = pg_body()
     mutate(body)
     resp = client.post(f"{FLOW}/connections", json=body, headers=tenant.headers())

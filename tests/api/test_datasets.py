@@ -97,7 +97,8 @@ def test_a_schema_taken_from_an_explored_source_table(
         ({"name": "x", "source": {"tableName": "b"}}, "connectionId"),
     ],
 )
-def test_bad_dataset_bodies_get_a_clear_400(client: TestClient, tenant: Tenant, body: Any, says: str) -> None:
+def test_bad_dataset_bodies_get_a_clear_400(refused_api: tuple[TestClient, Tenant], body: Any, says: str) -> None:
+    client, tenant = refused_api
     resp = create(client, tenant, body)
     assert resp.status_code == 400, resp.text
     assert says in resp.json()["report"]["detailed-message"]

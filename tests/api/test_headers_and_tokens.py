@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from headwater.api import create_app
 from headwater.identity import Principal
 from headwater.service import Services
-from headwater.settings import Settings
-from tests.support.ids import FLOW, ORG
-from tests.support.tenants import Tenant, make_tenant
+from tests.support.ids import FLOW
+from tests.support.tenants import Tenant
 
 ENDPOINTS = [
     ("GET", f"{FLOW}/connections"),
@@ -26,27 +23,13 @@ ENDPOINTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Tenant]]:
-    """One app and tenant for the header matrices below.
-
-    Every request they send is refused at the gateway, so nothing is stored and one app serves them
-    all: a new app costs about 0.25 s of FastAPI route set-up on its first request.
-    """
-    settings = Settings(data_dir=tmp_path_factory.mktemp("gateway") / "data", run_embedded_executor=False)
-    services = Services(settings)
-    services.migrate()
-    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
-        yield client, make_tenant(services, ORG)
-
-
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
     return client.request(method, path, headers=headers, json={} if method == "POST" else None)
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_missing_token_is_401_in_gateway_shape(gateway: tuple[TestClient, Tenant], method: str, path: str) -> None:
-    client, tenant = gateway
+def test_missing_token_is_401_in_gateway_shape(refused_api: tuple[TestClient, Tenant], method: str, path: str) -> None:
+    client, tenant = refused_api
     headers = tenant.headers()
     del headers["Authorization"]
     resp = _call(client, method, path, headers)
@@ -59,8 +42,8 @@ def test_missing_token_is_401_in_gateway_shape(gateway: tuple[TestClient, Tenant
     "bad",
     ["Bearer nope", "Bearer hw1.e30.AAAA", "Basic dXNlcjpwYXNz", "Bearer ", "hw1.x.y"],
 )
-def test_bad_token_is_401(gateway: tuple[TestClient, Tenant], method: str, path: str, bad: str) -> None:
-    client, tenant = gateway
+def test_bad_token_is_401(refused_api: tuple[TestClient, Tenant], method: str, path: str, bad: str) -> None:
+    client, tenant = refused_api
     resp = _call(client, method, path, {**tenant.headers(), "Authorization": bad})
     assert resp.status_code == 401
     assert resp.json()["error_code"] in ("401013", "403010")
@@ -78,8 +61,8 @@ def test_tampered_and_expired_tokens_are_rejected(client: TestClient, tenant: Te
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_api_key_org_and_sandbox_rules(gateway: tuple[TestClient, Tenant], method: str, path: str) -> None:
-    client, tenant = gateway
+def test_api_key_org_and_sandbox_rules(refused_api: tuple[TestClient, Tenant], method: str, path: str) -> None:
+    client, tenant = refused_api
     h = tenant.headers()
     no_key = {k: v for k, v in h.items() if k != "x-api-key"}
     assert _call(client, method, path, no_key).json() == {"error_code": "403000", "message": "Api Key is required"}

@@ -68,7 +68,8 @@ def test_filters(client: TestClient, tenant: Tenant, seeded: list[str]) -> None:
         ("continuationToken=garbage", "1000"),
     ],
 )
-def test_malformed_queries_are_400_and_named(client: TestClient, tenant: Tenant, query: str, code: str) -> None:
+def test_malformed_queries_are_400_and_named(refused_api: tuple[TestClient, Tenant], query: str, code: str) -> None:
+    client, tenant = refused_api
     resp = client.get(f"{FLOW}/connections?{query}", headers=tenant.headers())
     assert resp.status_code == 400, resp.text
     assert resp.json()["type"].endswith(f"FLOW-{code}-400"), resp.text

@@ -148,6 +148,7 @@ def _late_commit_scenario(
     return set(ids)
 
 
+@pytest.mark.slow  # waits out the safety lag several times
 def test_late_committing_rows_survive_within_the_safety_lag(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
