@@ -19,15 +19,6 @@ class ExploreItem:
     can_preview: bool = True
     can_fetch_schema: bool = True
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "path": self.path,
-            "canPreview": self.can_preview,
-            "canFetchSchema": self.can_fetch_schema,
-        }
-
 
 @dataclass(frozen=True)
 class ColumnInfo:
@@ -41,14 +32,6 @@ class ColumnInfo:
     xdm: dict[str, Any]
     xdm_meta_type: str | None = None
     nullable: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "type": self.platform_type}
-        if self.xdm_meta_type and self.xdm_meta_type != self.platform_type:
-            out["meta:xdmType"] = self.xdm_meta_type
-        out["xdm"] = dict(self.xdm)
-        out["meta"] = {"originalType": self.source_type}
-        return out
 
 
 @dataclass(frozen=True)
@@ -65,9 +48,6 @@ class TableSchema:
     def column(self, name: str) -> ColumnInfo | None:
         return next((c for c in self.columns if c.name == name), None)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"format": "flat", "schema": {"columns": [c.to_json() for c in self.columns]}}
-
 
 @dataclass(frozen=True)
 class TablePreview:
@@ -75,9 +55,6 @@ class TablePreview:
 
     schema: TableSchema
     rows: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.schema.to_json(), "data": self.rows}
 
 
 @dataclass(frozen=True)

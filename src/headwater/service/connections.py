@@ -12,6 +12,7 @@ from headwater.connectors.base import AuthMethod, Connector
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
+from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
 from headwater.store import Record
 
 log = logging.getLogger("headwater.service.connections")
@@ -198,7 +199,7 @@ class ConnectionService(ResourceService):
                 code="1358",
             )
         if kind == "root":
-            return [item.to_json() for item in connector.list_objects(auth)]
+            return [explore_item_json(item) for item in connector.list_objects(auth)]
         if not object_path:
             raise BadRequest("The object cannot be empty for objectType=table.", code="1337")
         want_preview = (preview or "false").lower()
@@ -206,8 +207,8 @@ class ConnectionService(ResourceService):
             raise BadRequest("The preview parameter must be true or false.", code="1000")
         try:
             if want_preview == "true":
-                return connector.preview(auth, object_path, limit=preview_rows).to_json()
-            return connector.describe(auth, object_path).to_json()
+                return table_preview_json(connector.preview(auth, object_path, limit=preview_rows))
+            return table_schema_json(connector.describe(auth, object_path))
         except NotFound:
             raise NotFound(
                 "table", object_path, f"The table {object_path[:200]!r} was not found or is not readable."

@@ -11,6 +11,7 @@ from google.cloud import bigquery
 from headwater.connectors._bq_auth import BqOAuth, BqServiceAccount
 from headwater.connectors.bigquery import BigQueryConnector
 from headwater.errors import NotFound
+from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
 
 from .conftest import S
 from .emulator import PROJECT, TokenServer, service_account_key
@@ -21,7 +22,7 @@ def test_list_objects_lists_dataset_tables(
 ) -> None:
     for name in ("b_table", "a_table"):
         admin.create_table(bigquery.Table(f"{PROJECT}.{dataset}.{name}", schema=[S("id", "INT64")]), timeout=10)
-    items = [i.to_json() for i in connector.list_objects(oauth) if i.path.startswith(f"{dataset}.")]
+    items = [explore_item_json(i) for i in connector.list_objects(oauth) if i.path.startswith(f"{dataset}.")]
     assert items == [
         {"type": "table", "name": f"{dataset}.a_table", "path": f"{dataset}.a_table", "canPreview": True,
          "canFetchSchema": True},
@@ -58,8 +59,8 @@ def test_describe_maps_every_type(connector: BigQueryConnector, oauth: BqOAuth, 
             pa.field("address", pa.struct([pa.field("city", pa.string()), pa.field("zips", pa.list_(pa.int64()))])),
         ]
     )
-    columns = {c["name"]: c for c in schema.to_json()["schema"]["columns"]}
-    assert schema.to_json()["format"] == "flat"
+    columns = {c["name"]: c for c in table_schema_json(schema)["schema"]["columns"]}
+    assert table_schema_json(schema)["format"] == "flat"
     assert columns["id"] == {
         "name": "id",
         "type": "long",
@@ -108,7 +109,7 @@ def test_preview_returns_json_ready_rows(connector: BigQueryConnector, oauth: Bq
         "tags": '["t1","x"]',
         "address": '{"city":"c1","zips":[1,2]}',
     }
-    assert "data" in preview.to_json()
+    assert "data" in table_preview_json(preview)
 
 
 @pytest.mark.parametrize("path", ["missing_ds.people", "no_dots", "a.b.c.d"])

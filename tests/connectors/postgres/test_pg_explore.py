@@ -15,6 +15,7 @@ from headwater.connectors._pg_sql import format_path, parse_path
 from headwater.connectors.postgres import PostgresConnector
 from headwater.domain import ReadRequest
 from headwater.errors import BadRequest, ConfigError, NotFound
+from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
 
 _SUFFIX = uuid.uuid4().hex[:6]
 # Uniquely named per run, so concurrent test runs never share a schema.
@@ -42,7 +43,7 @@ def test_lists_tables_views_and_partitioned_tables(schema: Any, connector: Postg
     assert mine == {schema.path(t) for t in ("plain", "a_view", "a_matview", "parted")}
     assert not any(p.startswith(("pg_catalog.", "information_schema.", "pg_toast")) for p in paths)
     item = next(o for o in connector.list_objects(auth) if o.path == schema.path("a_view"))
-    assert item.to_json()["canPreview"] is True
+    assert explore_item_json(item)["canPreview"] is True
 
 
 def test_odd_names_round_trip(schema: Any, connector: PostgresConnector, auth: Any) -> None:
@@ -159,7 +160,7 @@ def test_describe_maps_source_and_platform_types(schema: Any, connector: Postgre
         "CREATE TABLE {s}.t (id bigint NOT NULL, n numeric(12,2), big numeric(30,4), v varchar(10), ts timestamptz,"
         " d date, b boolean, f double precision, tags text[])"
     )
-    got = {c["name"]: c for c in connector.describe(auth, schema.path("t")).to_json()["schema"]["columns"]}
+    got = {c["name"]: c for c in table_schema_json(connector.describe(auth, schema.path("t")))["schema"]["columns"]}
     assert got["id"]["type"] == "long" and got["id"]["meta"] == {"originalType": "bigint"}
     assert got["n"]["type"] == "double" and got["n"]["meta"]["originalType"] == "numeric(12,2)"
     assert got["big"]["type"] == "string"
@@ -182,7 +183,7 @@ def test_preview_is_json_ready(schema: Any, connector: PostgresConnector, auth: 
     )
     preview = connector.preview(auth, schema.path("t"), limit=3)
     assert len(preview.rows) == 3
-    json.dumps(preview.to_json())
+    json.dumps(table_preview_json(preview))
     first = preview.rows[0]
     assert first == {
         "id": 1,
