@@ -10,7 +10,7 @@ from headwater.mapping import compile_mapping
 
 # Any non-empty column name, including quotes, backticks, spaces, keywords and SQL-looking text.
 NAMES = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12) | st.sampled_from(
-    ["and", "null", "a; DROP TABLE x", 'x"y', "x`y", "upper", "名前"]
+    ["and", "null", "None", " ", "a; DROP TABLE x", 'x"y', "x`y", "upper", "名前"]
 )
 TYPES = {
     "long": (pa.int64(), st.integers(-(2**63), 2**63 - 1)),

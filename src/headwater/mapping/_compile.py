@@ -352,7 +352,9 @@ def _compile_source(entry: dict[str, Any], schema: pa.Schema, used: set[str]) ->
 
 
 def destination_of(entry: dict[str, Any]) -> str:
-    return str(entry.get("destination") if "sourceType" in entry else entry.get("destinationXdmPath"))
+    """The output column's name; "" when it is missing (a column may well be named "None")."""
+    value = entry.get("destination") if "sourceType" in entry else entry.get("destinationXdmPath")
+    return "" if value is None else str(value)
 
 
 def compile_mapping(mappings: Sequence[dict[str, Any]], input_schema: pa.Schema) -> CompiledMapping:
@@ -367,7 +369,7 @@ def compile_mapping(mappings: Sequence[dict[str, Any]], input_schema: pa.Schema)
     for index, entry in enumerate(mappings):
         try:
             destination = destination_of(entry)
-            if not destination or destination == "None":
+            if not destination:
                 raise MappingError("the destination is empty")
             if destination in seen:
                 raise MappingError(f"destination {destination!r} is mapped twice")
