@@ -11,7 +11,7 @@ from headwater.errors import NotFound
 from headwater.runs.credentials import DATA_LAKE_SPEC_ID
 from headwater.service._core import Core
 from headwater.service._query import ListQuery, run_query
-from headwater.service.specs import CRM_TO_AEP_FLOW_SPEC_ID, PROVIDER_ID
+from headwater.service.specs import CATALOG_AUDIT, CRM_TO_AEP_FLOW_SPEC_ID, PROVIDER_ID
 
 _DELTA = {
     "type": "object",
@@ -21,12 +21,7 @@ _DELTA = {
 
 CRM_TO_AEP: dict[str, Any] = {
     "id": CRM_TO_AEP_FLOW_SPEC_ID,
-    "createdAt": 0,
-    "updatedAt": 0,
-    "createdBy": "headwater",
-    "updatedBy": "headwater",
-    "createdClient": "headwater",
-    "updatedClient": "headwater",
+    **CATALOG_AUDIT,
     "name": "CRMToAEP",
     "providerId": PROVIDER_ID,
     "version": "1.0",

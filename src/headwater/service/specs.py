@@ -12,7 +12,8 @@ from headwater.service._query import ListQuery, run_query
 
 CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
 PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
-_CATALOG_AUDIT = {
+# Built-in specs are nobody's edit: Adobe reports them with fixed audit fields.
+CATALOG_AUDIT = {
     "createdAt": 0,
     "updatedAt": 0,
     "createdBy": "headwater",
@@ -29,7 +30,7 @@ _PERMISSIONS = {
 def connector_spec_json(spec: ConnectorSpec) -> dict[str, Any]:
     return {
         "id": spec.id,
-        **_CATALOG_AUDIT,
+        **CATALOG_AUDIT,
         "name": spec.name,
         "providerId": spec.provider_id,
         "version": spec.version,
@@ -44,7 +45,7 @@ def connector_spec_json(spec: ConnectorSpec) -> dict[str, Any]:
 
 DATA_LAKE_SPEC: dict[str, Any] = {
     "id": DATA_LAKE_SPEC_ID,
-    **_CATALOG_AUDIT,
+    **CATALOG_AUDIT,
     "name": "data-lake",
     "providerId": PROVIDER_ID,
     "version": "1.0",
