@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from tests.runs.source import (
     dataset_ident,
     drop_database,
 )
+from tests.support import seed
 
 pytestmark = pytest.mark.slow  # worker processes killed and restarted
 
@@ -132,7 +132,7 @@ def test_sigkilled_workers_never_lose_or_duplicate_rows(
     ledger = Ledger(svc.store)
     lake, ident = svc.lake, dataset_ident(svc, flow)
     log = tmp_path / "worker.log"
-    rng = random.Random(int(os.environ.get("HW_TEST_SEED", "0")) or None)
+    rng = seed.rng("sigkilled-workers")
     worker = spawn("worker", env=env, log=log)
     killed_states: list[str] = []
     next_id = 1
@@ -188,7 +188,7 @@ def test_a_celery_worker_executes_a_run_end_to_end(
         client.ping()
     except redis.ConnectionError:
         pytest.fail("Redis is required at 127.0.0.1:6379")
-    broker = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    broker = f"redis://127.0.0.1:6379/{seed.rng('celery-broker-db').randint(1, 15)}"
     svc, env = _services(meta_db, tmp_path / "data")
     with source_db.connect() as conn:
         conn.execute("CREATE TABLE t (id bigint PRIMARY KEY, name text)")

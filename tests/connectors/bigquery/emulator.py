@@ -32,6 +32,7 @@ from google.cloud import bigquery
 
 from headwater.connectors._bq_clients import BqTimeouts
 from headwater.settings import Settings
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 EMULATOR_VENV = Path(os.environ.get("HEADWATER_BQEMULATOR_VENV", REPO / ".venv-bqemulator"))
@@ -43,12 +44,6 @@ GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 SA_EMAIL = "reader@headwater-test.iam.gserviceaccount.com"
 # Short limits: a 500 from the emulator would otherwise be retried for 600 s.
 TIMEOUTS = BqTimeouts(request=10.0, deadline=15.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             "`scripts/install-bqemulator.sh` (or set HEADWATER_BQEMULATOR_VENV to an existing one).",
             pytrace=False,
         )
-    rest_port, grpc_port = _free_port(), _free_port()
+    rest_port, grpc_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("bqemulator") / "emulator.log"
     env = {
         **os.environ,
@@ -139,7 +134,7 @@ def token_server() -> Iterator[TokenServer]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     grants: list[str] = []
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/token"
 
     class Handler(BaseHTTPRequestHandler):

@@ -6,7 +6,6 @@ on its copy activity (`statusSummary.extensions.notices`) so a user sees why it 
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from headwater.settings import Settings
 from tests.connectors.bigquery.emulator import CLIENT_ID, CLIENT_SECRET, PROJECT, REFRESH_TOKEN
 from tests.support.chain import make_chain, run_until_done
 from tests.support.ids import BQ_SPEC, FLOW
+from tests.support.net import free_port
 from tests.support.tenants import make_tenant
 
 ORG = "BQFLOW00000000000000000000@AdobeOrg"
@@ -31,9 +31,7 @@ OAUTH = {
 
 
 def _unused_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def _run_flow(settings: Settings, table: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
