@@ -185,7 +185,8 @@ def datasets_preview(
         raise typer.Exit(1) from None
     files = svc.lake.data_files(lake_ident(record)) if preview["columns"] else []
     if as_json:
-        typer.echo(json.dumps({**preview, "dataFiles": files}, default=str))
+        # Values are already JSON-ready (domain/jsonify); allow_nan=False keeps the output valid JSON.
+        typer.echo(json.dumps({**preview, "dataFiles": files}, allow_nan=False))
         return
     names = [c["name"] for c in preview["columns"]]
     typer.echo(f"{preview['rowCount']} rows; columns: {', '.join(names) or '(no schema yet)'}")

@@ -47,8 +47,10 @@ def test_a_dataset_shows_the_first_name_of_its_type(arrow: pa.DataType, name: st
 
 def test_json_value_renders_what_json_cannot_carry() -> None:
     moment = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    assert json_value(float("nan")) == "nan" and json_value(float("-inf")) == "-inf"
+    assert json_value(float("nan")) == "NaN" and json_value(float("-inf")) == "-Infinity"
+    assert json_value(float("inf")) == "Infinity" and json_value(None) is None
     assert json_value(decimal.Decimal("1.50")) == "1.50"
+    assert json_value(decimal.Decimal("0E-9")) == "0.000000000" and json_value(decimal.Decimal("1E+3")) == "1000"
     assert json_value(b"\x00\xff") == "AP8="
     assert json_value(moment) == "2024-01-01T12:00:00+02:00"
     assert json_value([moment], zoneless_utc=True) == ["2024-01-01T10:00:00"]

@@ -203,7 +203,7 @@ def preview_value(column: ColumnInfo, value: Any) -> Any:
     if pa.types.is_list(column.arrow_type) or pa.types.is_struct(column.arrow_type):
         return json.dumps(_preview_json(value), separators=(",", ":"))
     if isinstance(value, Decimal) and column.platform_type == "double":
-        return float(value)
+        value = float(value)  # still through json_value: a non-finite float must not become bare NaN
     return _preview_json(value)
 
 
