@@ -18,7 +18,6 @@ Expiring snapshots would forget run ids: Headwater never expires snapshots on it
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -41,12 +40,12 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
-from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from headwater.errors import ConfigError, NotFound, TransientError
 from headwater.lake._schema import Conformer, file_schema, normalize_for_create
+from headwater.lake._stats import data_file
 from headwater.lake._writer import (
     ROW_GROUP_BYTES,
     ROW_GROUP_ROWS,
@@ -158,19 +157,35 @@ class Lake:
 
     # -- datasets ---------------------------------------------------------------------------------
 
-    def create_dataset(self, ident: DatasetIdent, schema: pa.Schema) -> None:
-        """Create the table; `ConfigError` if it exists already or a column type is unsupported."""
+    def create_dataset(self, ident: DatasetIdent, schema: pa.Schema, *, exist_ok: bool = False) -> None:
+        """Create the table; `ConfigError` if a column type is unsupported, or if it exists and not `exist_ok`.
+
+        Safe under concurrency: two first runs in a new sandbox both create its namespace, and two
+        runs of one new dataset both create its table; the loser of either race goes on.
+        """
         if len(schema) == 0:
             raise ConfigError("A dataset needs at least one column.")
         normalized = normalize_for_create(schema)
-        with contextlib.suppress(NamespaceAlreadyExistsError):
-            self.catalog.create_namespace(ident.namespace)
+        self._ensure_namespace(ident.namespace)
         try:
             self.catalog.create_table(_tid(ident), schema=normalized, properties=_TABLE_PROPERTIES)
         except TableAlreadyExistsError as exc:
+            if exist_ok:
+                return
             raise ConfigError(f"Dataset {ident.dataset_id} already exists.") from exc
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"Unsupported dataset schema: {exc}") from exc
+
+    def _ensure_namespace(self, namespace: str) -> None:
+        # pyiceberg checks, then inserts: a concurrent creator between the two makes the insert fail
+        # on the catalog's unique key (IntegrityError), which means the namespace exists, as wanted.
+        try:
+            self.catalog.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+        except IntegrityError:
+            if not self.catalog.namespace_exists(namespace):
+                raise
 
     def drop_dataset(self, ident: DatasetIdent) -> None:
         """Drop the table and delete its files (data, metadata and orphans)."""
@@ -234,7 +249,7 @@ class Lake:
                 writer.write(conform(batch))
             paths = writer.close()
             # Reading each footer back also validates the file against the table schema.
-            data_files = [parquet_file_to_data_file(table.io, table.metadata, p) for p in paths]
+            data_files = [data_file(table.io, table.metadata, p) for p in paths]
         except BaseException:
             writer.abort()
             raise
