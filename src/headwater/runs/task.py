@@ -259,7 +259,7 @@ class _Execution:
         lake = self.deps.lake
         if not lake.exists(plan.ident):
             self.stage = Stage.PROCESS
-            lake.create_dataset(plan.ident, plan.output_schema)
+            lake.create_dataset(plan.ident, plan.output_schema, exist_ok=True)  # another run may win
             self.stage = Stage.SOURCE
         else:
             done = lake.committed_run(plan.ident, self.row.id)
