@@ -13,6 +13,8 @@ Rules (documented in docs/types.md):
 - date/timestamp/timestamptz ±infinity → the documented sentinels 9999-12-31 [23:59:59.999999] and
   0001-01-01 [00:00:00]. (ADBC decodes infinities to wrapped garbage; we recognise the exact
   wrapped values and replace them.) Dates beyond what Arrow's microsecond timestamps hold fail.
+  Dates and timestamps before year 1 or after 9999 are carried exactly (the lake omits their bounds).
+- time '24:00:00' → 23:59:59.999999: pyarrow shows 86,400,000,000 µs as 00:00:00 and pandas refuses it.
 - interval → struct<months:int32, days:int32, microseconds:int64> (lossless).
 - uuid → string (canonical lowercase); json/jsonb → string (the text the server returns);
   enum → string; domain → its base type; arrays → list of the element mapping.
@@ -46,6 +48,8 @@ _DATE_MAX, _DATE_MIN = 2932896, -719162  # 9999-12-31, 0001-01-01 (days since 19
 _TS_MAX, _TS_MIN = 253402300799999999, -62135596800000000  # microseconds
 # PostgreSQL's minimum (4713 BC) is far above any wrapped value, so anything below it is an artefact.
 _DATE_PG_MIN, _TS_PG_MIN = -2440588, -210866803200000000
+# PostgreSQL's `time '24:00:00'`: Arrow holds it, but pyarrow shows it as 00:00:00 and pandas refuses it.
+_MIDNIGHT_END, _LAST_MICROSECOND = 86_400_000_000, 86_399_999_999
 
 _NATIVE: dict[str, tuple[pa.DataType, str, str | None, dict[str, Any]]] = {
     "int2": (pa.int16(), "short", "short", {"type": "integer", "minimum": -32768, "maximum": 32767}),
@@ -151,6 +155,15 @@ def _replace_infinities(array: pa.Array, *, column: str, date: bool) -> pa.Array
         )
     fixed = pc.if_else(is_pos, pa.scalar(top, width), pc.if_else(is_neg, pa.scalar(bottom, width), raw))
     return fixed.cast(array.type) if date else fixed.view(array.type)
+
+
+def _time_of_day(array: pa.Array) -> pa.Array:
+    """`24:00:00` → 23:59:59.999999 (documented): the one value every reader accepts that keeps its order."""
+    raw = array.view(pa.int64())
+    end = pc.equal(raw, pa.scalar(_MIDNIGHT_END, pa.int64()))
+    if not pc.any(end).as_py():
+        return array
+    return pc.if_else(end, pa.scalar(_LAST_MICROSECOND, pa.int64()), raw).view(array.type)
 
 
 def _numeric(array: pa.Array, target: pa.Decimal128Type, *, column: str) -> pa.Array:
@@ -272,6 +285,8 @@ def convert(array: pa.Array, target: pa.DataType, *, column: str) -> pa.Array:
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(source):
         fixed = _replace_infinities(array, column=column, date=False)
         return fixed if fixed.type == target else fixed.cast(target)
+    if target == pa.time64("us") and source == target:
+        return _time_of_day(array)
     if source == target:
         return array
     if pa.types.is_null(source):

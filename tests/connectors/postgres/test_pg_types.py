@@ -82,9 +82,10 @@ CASES: list[tuple[str, str, pa.DataType, list[Any]]] = [
     ),
     (
         "time",
-        "('00:00:00'), ('23:59:59.999999'), (NULL)",
+        "('00:00:00'), ('23:59:59.999999'), ('24:00:00'), (NULL)",
         pa.time64("us"),
-        [dt.time(0), dt.time(23, 59, 59, 999999), None],
+        # 24:00:00 becomes the day's last microsecond: pyarrow and pandas cannot hold 86,400 s.
+        [dt.time(0), dt.time(23, 59, 59, 999999), dt.time(23, 59, 59, 999999), None],
     ),
     (
         "timestamp",
@@ -123,6 +124,9 @@ CASES: list[tuple[str, str, pa.DataType, list[Any]]] = [
     ),
     ("jsonb", """('{"b": 1,  "a":[2, null]}'), ('null')""", pa.string(), ['{"a": [2, null], "b": 1}', "null"]),
     ("integer[]", "('{1,NULL,3}'), ('{}'), (NULL)", pa.list_(pa.int32()), [[1, None, 3], [], None]),
+    # A lower bound other than 1 is not kept (documented): the elements arrive in order.
+    ("integer[] ", "('[0:2]={7,8,9}'), ('[-5:-5]={1}')", pa.list_(pa.int32()), [[7, 8, 9], [1]]),
+    ("time[]", "('{24:00:00,NULL}')", pa.list_(pa.time64("us")), [[dt.time(23, 59, 59, 999999), None]]),
     ("text[]", """('{"a b",NULL,"c,d"}')""", pa.list_(pa.string()), [["a b", None, "c,d"]]),
     ("numeric(6,2)[]", "('{1.5,NULL}')", pa.list_(pa.decimal128(6, 2)), [[D("1.50"), None]]),
     (
