@@ -81,5 +81,8 @@ def explore_connection(
     objectType: StrQ = None,
     object: StrQ = None,
     preview: StrQ = None,
+    filters: StrQ = None,
 ) -> Any:
-    return svc.connections.explore(ctx, connection_id, object_type=objectType, object_path=object, preview=preview)
+    return svc.connections.explore(
+        ctx, connection_id, object_type=objectType, object_path=object, preview=preview, filters=filters
+    )

@@ -14,7 +14,9 @@ from typing import Any
 
 from psycopg import sql
 
+from headwater.connectors._pg_filter import filter_sql
 from headwater.domain import DeltaWindow, KeyRange
+from headwater.domain.row_filter import RowFilter
 from headwater.errors import InvalidTablePath
 
 _MAX_PATH = 1000
@@ -153,7 +155,9 @@ def select_list(columns: Sequence[tuple[str, bool, bool]]) -> sql.Composed:
     return sql.SQL(", ").join(parts)
 
 
-def where_clause(window: DeltaWindow | None, partition: KeyRange | None) -> sql.Composable:
+def where_clause(
+    window: DeltaWindow | None, partition: KeyRange | None, row_filter: RowFilter | None = None
+) -> sql.Composable:
     conditions: list[sql.Composable] = []
     for column, low, high in (
         (window.column, window.start, window.end) if window else (None, None, None),
@@ -166,6 +170,8 @@ def where_clause(window: DeltaWindow | None, partition: KeyRange | None) -> sql.
             conditions.append(sql.SQL("{} >= {}").format(ident, literal(low)))
         if high is not None:
             conditions.append(sql.SQL("{} < {}").format(ident, literal(high)))
+    if row_filter is not None:
+        conditions.append(filter_sql(row_filter))
     if not conditions:
         return sql.SQL("")
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
@@ -183,10 +189,11 @@ def select_query(
     *,
     window: DeltaWindow | None = None,
     partition: KeyRange | None = None,
+    row_filter: RowFilter | None = None,
     limit: int | None = None,
 ) -> sql.Composed:
     query = sql.SQL("SELECT {} FROM {}.{}{}").format(
-        select_list(columns), sql.Identifier(schema), sql.Identifier(table), where_clause(window, partition)
+        select_list(columns), sql.Identifier(schema), sql.Identifier(table), where_clause(window, partition, row_filter)
     )
     if limit is not None:
         query = query + sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))

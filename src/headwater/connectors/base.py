@@ -24,6 +24,7 @@ from headwater.errors import ConfigError, InvalidAuth, NotFound, UnknownAuthSpec
 
 if TYPE_CHECKING:
     from headwater.domain import ExploreItem
+    from headwater.domain.row_filter import RowFilter
     from headwater.settings import Settings
 
 JSON_SCHEMA_DRAFT7 = "http://json-schema.org/draft-07/schema#"
@@ -133,8 +134,10 @@ class Connector(Protocol):
         """`explore?objectType=table`: a table's columns and their mapped types; NotFound if absent."""
         ...
 
-    def preview(self, auth: BaseModel, table: str, *, limit: int = 100) -> TablePreview:
-        """`explore?...&preview=true`: the schema and the first rows, JSON-ready."""
+    def preview(
+        self, auth: BaseModel, table: str, *, limit: int = 100, row_filter: RowFilter | None = None
+    ) -> TablePreview:
+        """`explore?...&preview=true`: the schema and the first rows (matching `row_filter`), JSON-ready."""
         ...
 
     def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:

@@ -20,6 +20,7 @@ from headwater.connectors._bq_auth import (
     google_credentials,
 )
 from headwater.connectors._bq_clients import BqTimeouts, read_client, rest_client, translated
+from headwater.connectors._bq_filter import BqFilter, table_condition, where_sql
 from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read
 from headwater.connectors._bq_types import (
     column_info,
@@ -32,6 +33,7 @@ from headwater.connectors._bq_types import (
 )
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec, not_readable
 from headwater.domain import ExploreItem, ReadRequest, TablePreview, TableSchema
+from headwater.domain.row_filter import RowFilter
 from headwater.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
@@ -105,15 +107,16 @@ class BigQueryConnector:
             rows = self._query(client, f"SELECT * FROM {_quoted_table(bq_table)} LIMIT 0", page_size=1)
             return list(rows.schema)
 
-    def _query(self, client: Client, sql: str, *, page_size: int) -> RowIterator:
-        return self._run(client, sql).result(
+    def _query(self, client: Client, sql: str, *, page_size: int, condition: BqFilter | None = None) -> RowIterator:
+        return self._run(client, sql, condition).result(
             page_size=page_size, timeout=self.timeouts.query, retry=self.timeouts.rest_retry()
         )
 
-    def _run(self, client: Client, sql: str) -> QueryJob:
+    def _run(self, client: Client, sql: str, condition: BqFilter | None = None) -> QueryJob:
+        params = condition.params if condition is not None else []
         return client.query(
             sql,
-            job_config=bigquery.QueryJobConfig(use_legacy_sql=False),
+            job_config=bigquery.QueryJobConfig(use_legacy_sql=False, query_parameters=params),
             retry=self.timeouts.rest_retry(),
             timeout=self.timeouts.request,
         )
@@ -165,15 +168,19 @@ class BigQueryConnector:
         client = self._client(auth)
         return _schema(table, self._fields(client, self._get_table(client, auth, table)))
 
-    def preview(self, auth: BaseModel, table: str, *, limit: int = 100) -> TablePreview:
+    def preview(
+        self, auth: BaseModel, table: str, *, limit: int = 100, row_filter: RowFilter | None = None
+    ) -> TablePreview:
         client = self._client(auth)
         bq_table = self._get_table(client, auth, table)
-        schema = _schema(table, self._fields(client, bq_table))
+        fields = self._fields(client, bq_table)
+        schema = _schema(table, fields)
+        condition = table_condition(fields, schema, row_filter)
         with translated(f"previewing {table}", table=table):
-            if bq_table.table_type == "VIEW":
-                # A view has no stored rows to list: run it, limited.
-                sql = f"SELECT * FROM {_quoted_table(bq_table)} LIMIT {int(limit)}"
-                rows = self._query(client, sql, page_size=limit)
+            if bq_table.table_type == "VIEW" or condition is not None:
+                # A view has no stored rows to list, and tabledata.list cannot filter: run a query, limited.
+                sql = f"SELECT * FROM {_quoted_table(bq_table)}{where_sql('', condition)} LIMIT {int(limit)}"
+                rows = self._query(client, sql, page_size=limit, condition=condition)
             else:
                 # tabledata.list is free and fast for a few rows; no read session needed.
                 rows = client.list_rows(
@@ -204,12 +211,15 @@ class BigQueryConnector:
         selected = _selected(schema, request)
         target = pa.schema([schema.arrow_schema.field(name) for name in selected])
         bounds = _bounds(fields, request)
+        condition = table_condition(fields, schema, request.row_filter, in_run=True)
 
         def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             return conform(batch, target)
 
-        if bq_table.table_type == "VIEW":
-            yield from self._read_view(client, model, credentials, bq_table, request, selected, bounds, conform_batch)
+        if bq_table.table_type == "VIEW" or condition is not None:
+            yield from self._read_view(
+                client, model, credentials, bq_table, request, selected, bounds, conform_batch, condition
+            )
             return
         read = self._storage_read(model, credentials, _read_path(bq_table), request, selected, bounds, conform_batch)
         try:
@@ -248,13 +258,13 @@ class BigQueryConnector:
         selected: list[str],
         bounds: list[Bound],
         conform_batch: Callable[[pa.RecordBatch], pa.RecordBatch],
+        condition: BqFilter | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """A logical view: run it as a query (window in its WHERE), then read the result table."""
+        """A logical view or a filtered read: a query (window and filter in its WHERE), then its result."""
         sql = f"SELECT {', '.join(quote_identifier(c) for c in selected)} FROM {_quoted_table(bq_table)}"
-        if bounds:
-            sql += f" WHERE {row_restriction(bounds)}"
-        with translated(f"querying the view {request.table}"):
-            job = self._run(client, sql)
+        sql += where_sql(row_restriction(bounds), condition)
+        with translated(f"querying {request.table}"):
+            job = self._run(client, sql, condition)
             rows = job.result(
                 page_size=request.batch_rows, timeout=self.timeouts.query, retry=self.timeouts.rest_retry()
             )

@@ -42,7 +42,8 @@ from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
 from headwater.domain.jsonify import json_rows
-from headwater.errors import ConfigError, NotFound
+from headwater.domain.row_filter import RowFilter, bind_filter
+from headwater.errors import BadRequest, ConfigError, NotFound
 
 if TYPE_CHECKING:
     from headwater.settings import Settings
@@ -165,12 +166,17 @@ class PostgresConnector:
             found = self._table(conn, table)
         return TableSchema(path=found.path, columns=tuple(c.info() for c in found.columns))
 
-    def preview(self, auth: BaseModel, table: str, *, limit: int = 100) -> TablePreview:
+    def preview(
+        self, auth: BaseModel, table: str, *, limit: int = 100, row_filter: RowFilter | None = None
+    ) -> TablePreview:
         target = self._target(auth)
         with catalog_connection(target) as conn:
             found = self._table(conn, table)
-            query = select_query(found.schema, found.name, _select(found.columns), limit=limit).as_string(conn)
-        schema = TableSchema(path=found.path, columns=tuple(c.info() for c in found.columns))
+            schema = TableSchema(path=found.path, columns=tuple(c.info() for c in found.columns))
+            bound = bind_filter(row_filter, schema) if row_filter is not None else None
+            query = select_query(
+                found.schema, found.name, _select(found.columns), row_filter=bound, limit=limit
+            ).as_string(conn)
         batches = list(self._stream(target, query, schema.arrow_schema))
         rows = json_rows(_python_safe(pa.Table.from_batches(batches, schema=schema.arrow_schema)))
         return TablePreview(schema=schema, rows=rows)
@@ -195,7 +201,12 @@ class PostgresConnector:
             partitions = self._partitions(conn, found, request) if request.partition is None else [request.partition]
             queries = [
                 select_query(
-                    found.schema, found.name, _select(columns), window=request.window, partition=part
+                    found.schema,
+                    found.name,
+                    _select(columns),
+                    window=request.window,
+                    partition=part,
+                    row_filter=_bound(found, request.row_filter),
                 ).as_string(conn)
                 for part in partitions
             ]
@@ -304,6 +315,18 @@ def _python_safe(table: pa.Table) -> pa.Table:
         if pc.any(pc.or_(pc.less(years, 1), pc.greater(years, 9999))).as_py():
             table = table.set_column(i, pa.field(field.name, pa.string()), column.cast(pa.string()))
     return table
+
+
+def _bound(table: _Table, row_filter: RowFilter | None) -> RowFilter | None:
+    """A run's filter is bound by its plan; any other is checked against the table as it is now."""
+    if row_filter is None or row_filter.bound:
+        return row_filter
+    schema = TableSchema(path=table.path, columns=tuple(c.info() for c in table.columns))
+    try:
+        return bind_filter(row_filter, schema)
+    except BadRequest as exc:
+        # In a read the user must fix the filter or the table: a configuration error, not a retry.
+        raise ConfigError(exc.message, code=exc.code) from None
 
 
 def _select(columns: tuple[_Column, ...]) -> list[tuple[str, bool, bool]]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from headwater.domain.row_filter import RowFilter
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class ReadRequest:
     columns: tuple[str, ...] | None = None
     window: DeltaWindow | None = None
     partition: KeyRange | None = None
+    # The source connection's `params.filters`, bound to the table (see domain/row_filter.py).
+    row_filter: RowFilter | None = None
     # Upper bound on concurrent partition reads a connector may use for this request.
     parallelism: int = 1
     batch_rows: int = 65_536

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from headwater.connectors.base import Connector
 from headwater.domain import TableSchema
+from headwater.domain.row_filter import RowFilter, bind_filter, parse_filter
 from headwater.errors import BadRequest
 from headwater.lake import DatasetIdent
 from headwater.runs.schedule import Schedule, parse_schedule
@@ -156,6 +157,8 @@ class FlowPlan:
     mapping: CompiledMappingLike | None
     output_schema: pa.Schema
     delta_type: pa.DataType | None
+    # The source connection's `params.filters`, bound to the table as described for this plan.
+    row_filter: RowFilter | None = None
 
     @property
     def delta_column(self) -> str | None:
@@ -189,6 +192,8 @@ def build_plan(
             raise BadRequest(
                 f"The column {name[:100]!r} of params.columns is not in table {table[:200]!r}.", code="1330"
             )
+    filters = source.doc["params"].get("filters")
+    row_filter = bind_filter(parse_filter(filters), table_schema) if filters is not None else None
     delta = definition.delta_column
     delta_type = None
     if delta:
@@ -222,4 +227,5 @@ def build_plan(
         mapping=mapping,
         output_schema=output_schema,
         delta_type=delta_type,
+        row_filter=row_filter,
     )

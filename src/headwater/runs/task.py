@@ -290,6 +290,7 @@ class _Execution:
                 plan.table,
                 columns=plan.read_columns,
                 window=DeltaWindow(window.column, window.start, window.end) if window else None,
+                row_filter=plan.row_filter,
                 parallelism=self.settings.read_parallelism,
                 notify=notices.append,
             )

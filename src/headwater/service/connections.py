@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from headwater.connectors.base import AuthMethod, Connector
 from headwater.domain.kinds import ResourceKind, ResourceState
+from headwater.domain.row_filter import decode_filter
 from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
@@ -189,6 +190,7 @@ class ConnectionService(ResourceService):
         object_type: str | None,
         object_path: str | None,
         preview: str | None,
+        filters: str | None = None,
         preview_rows: int = 100,
     ) -> Any:
         connector, auth, _ = self.resolve(ctx, connection_id)
@@ -199,13 +201,22 @@ class ConnectionService(ResourceService):
                 code="1358",
             )
         if kind == "root":
+            if filters is not None:
+                raise BadRequest("The filters parameter applies to a table preview, not objectType=root.", code="1000")
             return [explore_item_json(item) for item in connector.list_objects(auth)]
         if not object_path:
             raise BadRequest("The object cannot be empty for objectType=table.", code="1337")
         want_preview = (preview or "false").lower()
         if want_preview not in ("true", "false"):
             raise BadRequest("The preview parameter must be true or false.", code="1000")
+        # A filter only narrows preview rows: refused elsewhere rather than silently ignored.
+        row_filter = decode_filter(filters) if filters is not None else None
+        if row_filter is not None and want_preview != "true":
+            raise BadRequest("The filters parameter applies to a table preview: add preview=true.", code="1000")
         try:
+            if row_filter is not None:
+                preview_of = connector.preview(auth, object_path, limit=preview_rows, row_filter=row_filter)
+                return table_preview_json(preview_of)
             if want_preview == "true":
                 return table_preview_json(connector.preview(auth, object_path, limit=preview_rows))
             return table_schema_json(connector.describe(auth, object_path))

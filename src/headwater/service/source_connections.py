@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.domain.kinds import ResourceKind, ResourceState
-from headwater.errors import BadRequest
+from headwater.domain.row_filter import bind_filter, parse_filter
+from headwater.errors import BadRequest, HeadwaterError
 from headwater.runs.plan import column_names
 from headwater.service._core import Context
 from headwater.service._endpoints import FlowEndpointService, spec_ref, text_field
@@ -60,6 +61,8 @@ class SourceConnectionService(FlowEndpointService):
             names = column_names(params) or []
             if len(set(names)) != len(names):
                 raise BadRequest("params.columns lists a column twice.", code="1323")
+        if params.get("filters") is not None:
+            self._check_filters(base, params["tableName"], params["filters"])
         for key in ("description",):
             if key in body and not isinstance(body[key], str):
                 raise BadRequest(f"The field {key} must be a string.", code="1323")
@@ -75,6 +78,20 @@ class SourceConnectionService(FlowEndpointService):
         if doc["state"] not in _STATES:
             raise BadRequest("State must be one of enabled, disabled.", code="1456")
         return doc
+
+    def _check_filters(self, base: Record, table: str, filters: Any) -> None:
+        """Refuse a bad filter now: its shape always, its columns and values against the live table.
+
+        A table that cannot be described right now (source down, credentials now refused, table not
+        yet created) does not block the save: creating the flow and every run bind the filter again.
+        """
+        row_filter = parse_filter(filters)
+        try:
+            connector, auth = self.core.credentials.resolve(base)
+            schema = connector.describe(auth, table)
+        except HeadwaterError:
+            return
+        bind_filter(row_filter, schema)
 
     def view(self, record: Record) -> dict[str, Any]:
         out = super().view(record)
