@@ -102,10 +102,21 @@ def test_processes_racing_over_many_new_namespaces(lake_config: dict[str, str]) 
     Lake(**lake_config).close()  # pyiceberg's own tables exist before the race
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _CHILD, lake_config["catalog_url"], lake_config["warehouse"], prefix,
-             str(rounds), str(n)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                lake_config["catalog_url"],
+                lake_config["warehouse"],
+                prefix,
+                str(rounds),
+                str(n),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(3)
     ]
     for proc in procs:

@@ -37,6 +37,12 @@ def get_run(run_id: str, ctx: Ctx, svc: Svc) -> dict[str, Any]:
     return svc.runs.get(ctx, run_id)
 
 
+@router.get("/runs/{run_id}/failedRecords", tags=["Runs"])
+def run_failed_records(run_id: str, ctx: Ctx, svc: Svc) -> dict[str, Any]:
+    """Headwater extension: the rows a run set aside (partial ingestion) and the reason for each."""
+    return svc.runs.failed_records(ctx, run_id)
+
+
 @router.post("/runs/{run_id}/action", tags=["Runs"])
 def run_action(run_id: str, ctx: Ctx, svc: Svc, op: StrQ = None) -> dict[str, Any]:
     return svc.runs.action(ctx, run_id, op)

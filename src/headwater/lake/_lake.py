@@ -216,14 +216,17 @@ class Lake:
         batches: Iterable[pa.RecordBatch],
         cursor: dict[str, Any] | None,
         on_progress: Callable[[int, int], None] | None = None,
+        replace: bool = False,
     ) -> CommitResult:
         """Stream `batches` into Parquet and commit them as one snapshot, at most once per `run_id`.
 
         `cursor` (JSON; other values are stored via `str`) goes into the same snapshot, so
         `cursor(ident, flow_id)` advances only when the rows do. `on_progress(rows, bytes)` is called
-        after every row group. If `batches` raises, the written files are deleted and the exception
-        propagates; the dataset is unchanged. Commit conflicts retry here; a catalog database
-        error raises `TransientError` (retrying the run is safe: the run id is checked first).
+        after every row group. `replace` makes the snapshot an overwrite: the run's rows become the
+        whole dataset, atomically (readers see the old rows or the new, never both). If `batches`
+        raises, the written files are deleted and the exception propagates; the dataset is unchanged.
+        Commit conflicts retry here; a catalog database error raises `TransientError` (retrying the
+        run is safe: the run id is checked first).
         """
         table = self._load(ident)
         found = _find_run(table, run_id)
@@ -256,7 +259,7 @@ class Lake:
         properties = {RUN_ID: run_id, FLOW_ID: flow_id}
         if cursor_json is not None:
             properties[CURSOR] = cursor_json
-        return self._commit(ident, table, run_id, properties, data_files, paths)
+        return self._commit(ident, table, run_id, properties, data_files, paths, replace=replace)
 
     def _commit(
         self,
@@ -266,6 +269,8 @@ class Lake:
         properties: dict[str, str],
         data_files: list[Any],
         paths: list[str],
+        *,
+        replace: bool = False,
     ) -> CommitResult:
         for attempt in range(_COMMIT_ATTEMPTS):
             found = _find_run(table, run_id)
@@ -274,9 +279,15 @@ class Lake:
                 delete_files(table.io, paths)
                 return found
             tx = table.transaction()
-            with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
+            update = tx.update_snapshot(snapshot_properties=properties)
+            # The files to drop are read from the table as reloaded for this attempt, so a retry
+            # after a conflict also drops what the winning writer added.
+            replaced = [task.file for task in table.scan().plan_files()] if replace else []
+            with update.overwrite() if replaced else update.fast_append() as producer:
+                for old in replaced:
+                    producer.delete_data_file(old)
                 for data_file in data_files:
-                    append.append_data_file(data_file)
+                    producer.append_data_file(data_file)
             # Only a CommitFailedException proves the commit did not land; on any other error the
             # files are kept (never deleted while they might be referenced) and a retried run
             # finds the run id or writes again.

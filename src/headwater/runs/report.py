@@ -1,6 +1,12 @@
 """The run document: Adobe's flow run object as stored in `runs.doc` and shown by the API.
 
-Keys starting with `_` are private (the resolved window); the API never shows them.
+Keys starting with `_` are private (the resolved window, set-aside rows); the API never shows them.
+
+Record counts tell what happened, never what was hoped for: `inputRecordCount` is the rows read
+from the source by the attempt, `failedRecordCount` the rows set aside (partial ingestion), and
+`outputRecordCount`/`outputBytes`/`outputFileCount` only what a committed snapshot holds. Rows
+written to Parquet but not yet committed are shown in `progress.recordsWritten` while the run
+streams; a run that fails or is cancelled committed nothing, so its output figures are 0.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import copy
 from typing import Any
 
 from headwater.runs.model import RunStatus
+from headwater.runs.partial import SetAside
 from headwater.runs.window import Window, to_epoch_ms
 
 COPY = "copyActivity"
@@ -24,7 +31,7 @@ def new_doc(
     """A pending run's document."""
     doc: dict[str, Any] = {
         "flowSpec": flow_spec,
-        "trigger": trigger,  # "schedule" | "onDemand"
+        "trigger": trigger,  # "schedule" | "onDemand" | "runNow" (a recurring flow's next window, now)
         "metrics": {
             "durationSummary": {},
             "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
@@ -79,17 +86,20 @@ def progressed(
     bytes_out: int,
     batches: int,
     notices: list[str] | None = None,
+    failed: int = 0,
 ) -> dict[str, Any]:
     """Live figures while the run streams (updated every few seconds), and the connector's notices."""
     out = copy.deepcopy(doc)
-    summary = {"inputRecordCount": rows_in, "outputRecordCount": rows_out, "failedRecordCount": 0}
+    # Nothing is committed before the run ends: written rows are staged, shown under `progress`.
+    summary = {"inputRecordCount": rows_in, "outputRecordCount": 0, "failedRecordCount": failed}
     out["metrics"]["recordSummary"] = summary
-    out["metrics"]["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": bytes_out}
+    out["metrics"]["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": 0}
     out["progress"] = {
         "recordsRead": rows_in,
         "bytesRead": bytes_in,
         "recordsWritten": rows_out,
         "bytesWritten": bytes_out,
+        "recordsFailed": failed,
         "batches": batches,
         "updatedAtUTC": now,
     }
@@ -97,7 +107,7 @@ def progressed(
         if activity["id"] == COPY:
             activity["updatedAtUTC"] = now
             activity["recordSummary"] = dict(summary)
-            activity["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": bytes_out}
+            activity["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": 0}
             if notices:
                 activity["statusSummary"]["extensions"]["notices"] = list(notices)
     return out
@@ -114,23 +124,33 @@ def finished(
     bytes_out: int | None = None,
     files: int | None = None,
     error: tuple[str, str] | None = None,
+    set_aside: SetAside | None = None,
 ) -> dict[str, Any]:
+    """The document of a run that ended (or returns to pending for a retry).
+
+    Only a success reports output: any other status committed nothing, so its output figures are 0
+    whatever was staged. Input figures are kept as read (the last progress report when not given).
+    """
     out = copy.deepcopy(doc)
     metrics = out["metrics"]
     if status.terminal:
         metrics["durationSummary"]["completedAtUTC"] = now
-    if rows_in is not None:
-        metrics["recordSummary"] = {
-            "inputRecordCount": rows_in,
-            "outputRecordCount": rows_out or 0,
-            "failedRecordCount": 0,
-        }
-    if bytes_in is not None:
-        metrics["sizeSummary"] = {"inputBytes": bytes_in, "outputBytes": bytes_out or 0}
-    if files is not None:
-        metrics["fileSummary"] = {"outputFileCount": files}
+    previous = metrics.get("recordSummary", {})
+    committed = status is RunStatus.SUCCESS
+    failed = set_aside.count if set_aside is not None else int(previous.get("failedRecordCount", 0))
+    metrics["recordSummary"] = {
+        "inputRecordCount": rows_in if rows_in is not None else int(previous.get("inputRecordCount", 0)),
+        "outputRecordCount": (rows_out or 0) if committed else 0,
+        "failedRecordCount": failed,
+    }
+    read_bytes = bytes_in if bytes_in is not None else int(metrics.get("sizeSummary", {}).get("inputBytes", 0))
+    metrics["sizeSummary"] = {"inputBytes": read_bytes, "outputBytes": (bytes_out or 0) if committed else 0}
+    if files is not None or not committed:
+        metrics["fileSummary"] = {"outputFileCount": (files or 0) if committed else 0}
     errors = [{"code": error[0], "message": error[1]}] if error else []
     metrics["statusSummary"] = {"status": status.value, "errors": errors}
+    if set_aside is not None and set_aside.count:
+        set_aside.report(out, committed=committed, rows_out=rows_out or 0)
     if status.terminal:
         out.pop("progress", None)
     for activity in out.get("activities", []):
@@ -141,6 +161,6 @@ def finished(
             activity["recordSummary"] = dict(metrics["recordSummary"])
             activity["sizeSummary"] = dict(metrics["sizeSummary"])
             activity["statusSummary"]["status"] = status.value
-            if errors:
-                activity["statusSummary"]["errors"] = errors
+            if metrics["statusSummary"]["errors"]:
+                activity["statusSummary"]["errors"] = list(metrics["statusSummary"]["errors"])
     return out

@@ -28,10 +28,11 @@ from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import ConfigError, NotFound
 from headwater.lake import CommitResult, Lake
 from headwater.mapping import compile_mapping
-from headwater.runs import report
+from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
+from headwater.runs.partial import SetAside
 from headwater.runs.plan import CompiledMappingLike, FlowPlan, MappingCompiler, build_plan, parse_flow
 from headwater.runs.window import (
     DeltaKind,
@@ -115,6 +116,7 @@ class _Execution:
         self.settings = deps.settings
         self.stage = Stage.SOURCE
         self.doc = report.started(row.doc, now=now_ms(), attempt=row.attempt)
+        self.set_aside: SetAside | None = None  # rows this attempt could not carry (partial ingestion)
 
     def _finish(self, event: RunEvent, doc: dict[str, Any], *, not_before: int | None = None) -> RunStatus | None:
         status = transition(RunStatus.IN_PROGRESS, event)
@@ -153,7 +155,8 @@ class _Execution:
             except Exception as exc:
                 decision = decide(exc, stage=self.stage, attempt=row.attempt, settings=self.settings)
                 status = transition(RunStatus.IN_PROGRESS, decision.event)
-                doc = report.finished(self.doc, status=status, now=now_ms(), error=(decision.code, decision.message))
+                error = (decision.code, decision.message)
+                doc = report.finished(self.doc, status=status, now=now_ms(), error=error, set_aside=self.set_aside)
                 not_before = None
                 if decision.event is RunEvent.RETRY:
                     not_before = now_ms() + int(decision.retry_in_seconds * 1000)
@@ -272,6 +275,8 @@ class _Execution:
             log.info("run %s: empty window %s", self.row.id, window)
             return self._succeed(None, rows_in=0, bytes_in=0)
         counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
+        percent, diagnostics = partial.options_of(flow.doc)
+        set_aside = self.set_aside = SetAside(run_id=self.row.id, percent=percent, diagnostics=diagnostics)
         last_report = [now_ms()]
         notices: list[str] = []  # degraded paths the connector took, shown on the run
 
@@ -279,7 +284,7 @@ class _Execution:
             now = now_ms()
             if force or now - last_report[0] >= self.settings.progress_seconds * 1000:
                 last_report[0] = now
-                self.doc = report.progressed(self.doc, now=now, notices=notices, **counts)
+                self.doc = report.progressed(self.doc, now=now, notices=notices, failed=set_aside.count, **counts)
                 self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
 
         def on_progress(rows: int, nbytes: int) -> None:
@@ -304,11 +309,12 @@ class _Execution:
                 except StopIteration:
                     self.stage = Stage.PROCESS  # what fails from here on is the lake's commit
                     publish(force=True)  # the final figures and notices, before the commit
+                    set_aside.check(rows_in=counts["rows_in"])  # above the threshold: commit nothing
                     return
                 self.stage = Stage.PROCESS
                 counts["rows_in"] += batch.num_rows
                 counts["bytes_in"] += batch.nbytes
-                out = plan.mapping.apply(batch) if plan.mapping is not None else batch
+                out = set_aside.apply(plan.mapping, batch) if plan.mapping is not None else batch
                 counts["rows_out"] += out.num_rows
                 counts["batches"] += 1
                 publish(force=counts["batches"] == 1)
@@ -322,6 +328,7 @@ class _Execution:
             batches=stream(),
             cursor=cursor,
             on_progress=on_progress,
+            replace=(flow.doc.get("options") or {}).get("writeMode") == "replace",
         )
         heartbeat.check()
         if result.already_committed:
@@ -338,6 +345,7 @@ class _Execution:
             rows_out=result.rows if result else 0,
             bytes_out=result.bytes if result else 0,
             files=result.files if result else 0,
+            set_aside=self.set_aside,
         )
         if result is not None:
             doc["_snapshotId"] = str(result.snapshot_id)

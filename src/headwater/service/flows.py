@@ -29,6 +29,40 @@ _BODY_FIELDS = (
 _PATCHABLE = ("name", "description", "scheduleParams", "transformations", "options", "labels")
 
 
+_WRITE_MODES = ("append", "replace")
+_OPTION_KEYS = {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode"}
+
+
+def _options(options: Any, schedule: Any) -> dict[str, Any]:
+    """A flow's `options`, each one honoured by its runs (runs/partial.py, Lake.write_run), or a 400.
+
+    `partialIngestionPercent` (0 < p ≤ 100) and `errorDiagnosticsEnabled` are Adobe's;
+    `writeMode` (`append`, the default, or `replace`) is a Headwater extension (docs/decisions.md).
+    """
+    if not isinstance(options, dict) or set(options) - _OPTION_KEYS:
+        raise BadRequest(
+            "options may hold errorDiagnosticsEnabled, partialIngestionPercent and writeMode only.", code="1000"
+        )
+    percent = options.get("partialIngestionPercent")
+    if percent is not None and (
+        isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 < percent <= 100
+    ):
+        raise BadRequest("options.partialIngestionPercent must be a number above 0 and at most 100.", code="1000")
+    if "errorDiagnosticsEnabled" in options and not isinstance(options["errorDiagnosticsEnabled"], bool):
+        raise BadRequest("options.errorDiagnosticsEnabled must be true or false.", code="1000")
+    mode = options.get("writeMode", "append")
+    if mode not in _WRITE_MODES:
+        raise BadRequest("options.writeMode must be append or replace.", code="1000")
+    frequency = schedule.get("frequency") if isinstance(schedule, dict) else None
+    if mode == "replace" and str(frequency).lower() != "once":
+        raise BadRequest(
+            "options.writeMode replace needs frequency once: each run of a recurring flow copies only its "
+            "window, so replacing the dataset with it would drop every earlier window.",
+            code="1000",
+        )
+    return options
+
+
 class FlowService(ResourceService):
     """`/flows`: dataflows from one source connection to one dataset."""
 
@@ -96,9 +130,7 @@ class FlowService(ResourceService):
                 f"The flow spec ID provided is invalid: database dataflows use {CRM_TO_AEP_FLOW_SPEC_ID} (CRMToAEP).",
                 code="1413",
             )
-        options = body.get("options", {})
-        if not isinstance(options, dict) or set(options) - {"errorDiagnosticsEnabled", "partialIngestionPercent"}:
-            raise BadRequest("options may hold errorDiagnosticsEnabled and partialIngestionPercent only.", code="1000")
+        options = _options(body.get("options", {}), body.get("scheduleParams"))
         self.validate(ctx, body, draft=state == ResourceState.DRAFT)
         doc = {
             "name": name,

@@ -9,6 +9,11 @@ Choices where Adobe's documentation and its OpenAPI document disagree:
   first run that named one: later runs of the flow must repeat it (1382) and a window without one
   is refused (1383). The flow itself is not patched.
 - RE_TRIGGER needs a failed or cancelled run (1387) of an enabled flow (1388) and returns 200 with the run.
+
+Headwater extensions (docs/decisions.md):
+- `params: {"runNow": true}` runs a recurring flow's next window now: a run created as the scheduler
+  would create one at this instant, reading from the committed cursor. The plain call keeps Adobe's 1386.
+- `GET /runs/{id}/failedRecords` reads back the rows a run set aside (partial ingestion) and why.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ class RunService:
         metrics = row.doc.get("metrics", {})
         status = dict(metrics.get("statusSummary", {}))
         status["status"] = row.status.value  # the column is the truth (a lease can expire silently)
-        kind = "incremental" if row.doc.get("trigger") == "schedule" else "adhoc"
+        kind = "incremental" if row.doc.get("trigger") in ("schedule", "runNow") else "adhoc"
         out = envelope(
             row.id,
             row.scope,
@@ -114,16 +119,19 @@ class RunService:
             raise NotFound("flows", body["flowId"])
         given = flow.doc.get("scheduleParams")
         schedule = parse_schedule(given) if given else None  # a draft may have none
+        params = body.get("params") or {}
+        run_now = isinstance(params, dict) and "runNow" in params
+        if run_now:
+            return self._run_now(ctx, flow, params, recurring=schedule is not None and schedule.recurring)
         if schedule is None or schedule.recurring:
             frequency = schedule.frequency if schedule else "none"
             raise BadRequest(
                 f"The flowId={flow.id} with scheduleParams frequency={frequency} is not supported for "
-                "creating flow runs.",
+                "creating flow runs. (Headwater: params.runNow true runs a recurring flow's next window now.)",
                 code="1386",
             )
         if flow.doc.get("state") != ResourceState.ENABLED:
             raise BadRequest(f"The flow {flow.id} is {flow.doc.get('state')}: enable it to run it.", code="1388")
-        params = body.get("params") or {}
         if not isinstance(params, dict) or set(params) - _PARAM_KEYS:
             raise BadRequest(
                 "Failed to create flow run. Error message: params may hold startTime, windowStartTime, "
@@ -147,11 +155,14 @@ class RunService:
             audit=audit_fields(ctx, created=True),
         )
         scheduled = start_ms if start_ms is not None else int(time.time() * 1000)
+        return self._insert(ctx, flow.id, scheduled, doc)
+
+    def _insert(self, ctx: Context, flow_id: str, scheduled: int, doc: dict[str, Any]) -> dict[str, Any]:
         run_id = new_run_id()
         # (flow, scheduled time) is unique; two on-demand runs in the same millisecond take the next one.
         for offset in range(1000):
             if self.ledger.insert(
-                run_id=run_id, scope=ctx.scope, flow_id=flow.id, scheduled_at=scheduled + offset, doc=doc
+                run_id=run_id, scope=ctx.scope, flow_id=flow_id, scheduled_at=scheduled + offset, doc=doc
             ):
                 break
         else:  # pragma: no cover - a thousand runs of one flow in one millisecond
@@ -160,6 +171,43 @@ class RunService:
         row = self.ledger.get(run_id)
         assert row is not None
         return {"items": [{"id": row.id, "etag": row.etag}]}
+
+    def _run_now(self, ctx: Context, flow: Any, params: dict[str, Any], *, recurring: bool) -> dict[str, Any]:
+        """The `runNow` extension: the run the scheduler would create for a recurring flow at this instant.
+
+        It is scheduled now, so runs of the flow stay ordered by time and the scheduler's next slot
+        still comes; like a scheduled run it reads from the committed cursor to the window end the
+        engine chooses, so nothing is read twice and the next scheduled run continues after it.
+        """
+        if set(params) != {"runNow"} or params["runNow"] is not True:
+            raise BadRequest(
+                "Failed to create flow run. Error message: params.runNow must be true and stand alone: the "
+                "window of a recurring flow's run is its next one, not chosen per run.",
+                code="1380",
+            )
+        if not recurring:
+            raise BadRequest(
+                f"params.runNow applies to recurring flows; run the one-time flow {flow.id} with POST /runs "
+                "and no runNow.",
+                code="1380",
+            )
+        if flow.doc.get("state") != ResourceState.ENABLED:
+            raise BadRequest(f"The flow {flow.id} is {flow.doc.get('state')}: enable it to run it.", code="1388")
+        doc = new_doc(
+            flow_spec=flow.doc.get("flowSpec", {}),
+            trigger="runNow",
+            params=dict(params),
+            audit=audit_fields(ctx, created=True),
+        )
+        return self._insert(ctx, flow.id, int(time.time() * 1000), doc)
+
+    def failed_records(self, ctx: Context, run_id: str) -> dict[str, Any]:
+        """The rows a run set aside and why (partial ingestion; values only with errorDiagnosticsEnabled)."""
+        row = self._row(ctx, run_id)
+        summary = row.doc.get("metrics", {}).get("recordSummary", {})
+        kept = list(row.doc.get("_failedRecords") or [])
+        count = int(summary.get("failedRecordCount", 0))
+        return {"failedRecordCount": count, "items": kept, "truncated": count > len(kept)}
 
     def _check_delta(self, ctx: Context, flow_id: str, params: dict[str, Any], *, windowed: bool) -> None:
         given = params.get("deltaColumn")
