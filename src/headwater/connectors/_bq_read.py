@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.api_core import exceptions as gexc
 from google.cloud.bigquery_storage_v1 import types
 
 from headwater.connectors._bq_types import quote_identifier
 from headwater.connectors._parallel import read_in_parallel
+from headwater.errors import TransientError
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client, SchemaField
@@ -81,9 +83,19 @@ def storage_read(
 
     def read_stream(name: str) -> Iterator[pa.RecordBatch]:
         # read_rows returns a stream that resumes at the last offset after a dropped connection.
-        for response in client.read_rows(name, retry=timeouts.grpc_retry()):  # type: ignore[no-untyped-call]
-            raw = response.arrow_record_batch.serialized_record_batch
-            yield conform(pa.ipc.read_record_batch(pa.py_buffer(raw), schema))
+        try:
+            for response in client.read_rows(name, retry=timeouts.grpc_retry()):  # type: ignore[no-untyped-call]
+                raw = response.arrow_record_batch.serialized_record_batch
+                yield conform(pa.ipc.read_record_batch(pa.py_buffer(raw), schema))
+        except gexc.NotFound:
+            # The table was found when the session was created: a stream the server no longer
+            # knows means the session was lost (a server restart, an expired session). Rows of
+            # this read were already handed on, so the read cannot resume mid-way: it is retried
+            # whole with a new session, and the run's exactly-once commit drops the partial one.
+            raise SessionLost(
+                "BigQuery lost the Storage Read session (stream not found: the server restarted or the "
+                "session expired); the read is retried with a new session."
+            ) from None
 
     jobs = [functools.partial(read_stream, s.name) for s in session.streams]
     # Two batches per stream keep every reader busy while the consumer writes.
@@ -91,6 +103,10 @@ def storage_read(
         jobs, workers=len(jobs), queue_size=2 * len(jobs), thread_name="bq-read", stop_wait=timeouts.request
     ):
         yield from _split(batch, batch_rows)
+
+
+class SessionLost(TransientError):
+    """The Storage Read session vanished mid-read; a new read (new session) will succeed."""
 
 
 def _window_mask(batch: pa.RecordBatch, bounds: list[Bound]) -> pa.Array | None:

@@ -8,8 +8,9 @@ from headwater.connectors._bq_auth import BqOAuth, BqServiceAccount
 from headwater.connectors.bigquery import BigQueryConnector
 from headwater.errors import ConfigError, TransientError
 from headwater.settings import Settings
+from tests.support.net import free_port
 
-from .emulator import CLIENT_ID, PROJECT, TIMEOUTS, TokenServer, _free_port, service_account_key
+from .emulator import CLIENT_ID, PROJECT, TIMEOUTS, TokenServer, service_account_key
 
 
 def test_oauth_refresh_token_passes_check(
@@ -69,6 +70,6 @@ def test_service_account_dataset_restriction_must_exist(
 
 def test_unreachable_token_endpoint_is_transient(bq_settings: Settings, oauth: BqOAuth) -> None:
 
-    settings = bq_settings.model_copy(update={"google_token_uri": f"http://127.0.0.1:{_free_port()}/token"})
+    settings = bq_settings.model_copy(update={"google_token_uri": f"http://127.0.0.1:{free_port()}/token"})
     with pytest.raises(TransientError, match="token endpoint"):
         BigQueryConnector(settings, timeouts=TIMEOUTS).check(oauth)

@@ -17,8 +17,9 @@ from headwater.connectors.bigquery import BigQueryConnector
 from headwater.domain import DeltaWindow, KeyRange, ReadRequest
 from headwater.errors import ConfigError
 from headwater.settings import Settings
+from tests.support.net import free_port
 
-from .emulator import PROJECT, _free_port
+from .emulator import PROJECT
 
 
 def read_table(connector: BigQueryConnector, auth: BqOAuth, request: ReadRequest) -> pa.Table:
@@ -155,7 +156,7 @@ def test_closing_the_reader_early_stops_stream_threads(
 def test_rest_fallback_when_read_api_is_unreachable(
     bq_settings: Settings, oauth: BqOAuth, mixed_table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = bq_settings.model_copy(update={"bigquery_read_endpoint": f"http://127.0.0.1:{_free_port()}"})
+    settings = bq_settings.model_copy(update={"bigquery_read_endpoint": f"http://127.0.0.1:{free_port()}"})
     fallback = BigQueryConnector(settings, timeouts=BqTimeouts(request=5.0, deadline=1.0))
     notices: list[str] = []
     request = ReadRequest(
@@ -177,7 +178,7 @@ def test_rest_fallback_when_read_api_is_unreachable(
 def test_rest_fallback_gives_the_same_data_as_storage_read(
     connector: BigQueryConnector, bq_settings: Settings, oauth: BqOAuth, mixed_table: str
 ) -> None:
-    settings = bq_settings.model_copy(update={"bigquery_read_endpoint": f"http://127.0.0.1:{_free_port()}"})
+    settings = bq_settings.model_copy(update={"bigquery_read_endpoint": f"http://127.0.0.1:{free_port()}"})
     fallback = BigQueryConnector(settings, timeouts=BqTimeouts(request=5.0, deadline=1.0))
     via_rest = read_table(fallback, oauth, ReadRequest(table=mixed_table)).sort_by("id")
     via_storage = read_table(connector, oauth, ReadRequest(table=mixed_table)).sort_by("id")
