@@ -15,7 +15,7 @@ Rules (documented in docs/types.md):
   wrapped values and replace them.) Dates beyond what Arrow's microsecond timestamps hold fail.
   Dates and timestamps before year 1 or after 9999 are carried exactly (the lake omits their bounds).
 - time '24:00:00' → 23:59:59.999999: pyarrow shows 86,400,000,000 µs as 00:00:00 and pandas refuses it.
-- interval → struct<months:int32, days:int32, microseconds:int64> (lossless).
+- interval → struct<months:int32, days:int32, microseconds:int64> (lossless), parsed from the server's text.
 - uuid → string (canonical lowercase); json/jsonb → string (the text the server returns);
   enum → string; domain → its base type; arrays → list of the element mapping.
 - Types ADBC does not decode (timetz, inet, money, xml, ranges, geometric, bit, tsvector, composite…)
@@ -110,7 +110,9 @@ def _scalar(name: str, kind: str, typmod: int) -> PgColumnType:
         return PgColumnType(name, pa.string(), "string", None, {"type": "string"})
     if name in _NATIVE:
         arrow, platform, meta, xdm = _NATIVE[name]
-        return PgColumnType(name, arrow, platform, meta, dict(xdm))
+        # ADBC decodes intervals to month_day_nano and fails the read on a time part beyond ±292 years
+        # (nanoseconds overflow int64); the server's text holds every interval and is parsed exactly.
+        return PgColumnType(name, arrow, platform, meta, dict(xdm), as_text=name == "interval")
     return PgColumnType(name, pa.string(), "string", None, {"type": "string"}, as_text=True)
 
 
@@ -193,7 +195,8 @@ def _numeric(array: pa.Array, target: pa.Decimal128Type, *, column: str) -> pa.A
             continue
         number = decimal.Decimal(value)
         exact = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN, context=_WIDE)
-        if abs(number) >= limit or exact != number:
+        # copy_abs, not abs(): abs() rounds to the default 28 digits (0.9…9 with 38 nines becomes 1).
+        if number.copy_abs() >= limit or exact != number:
             raise ConfigError(
                 f"Column {column!r} holds {value[:60]}, which does not fit decimal({target.precision}, "
                 f"{target.scale}) without rounding: declare the column numeric(p,s) with p <= 38, or cast it "
@@ -256,6 +259,43 @@ def _interval(array: pa.Array) -> pa.Array:
     )
 
 
+# IntervalStyle `postgres` (pinned per session): `1 year 2 mons -3 days +04:05:06.000007`, `-00:00:00.5`.
+_INTERVAL_TEXT = (
+    r"^(?:(?P<years>-?\d+) years? ?)?(?:(?P<months>-?\d+) mons? ?)?(?:(?P<days>-?\d+) days? ?)?"
+    r"(?:(?P<sign>[-+]?)(?P<hours>\d+):(?P<minutes>\d+):(?P<seconds>\d+)(?:\.(?P<fraction>\d{1,6}))?)?$"
+)
+
+
+def _interval_text(array: pa.Array, *, column: str) -> pa.Array:
+    """The server's interval text → struct<months, days, microseconds>, exactly and vectorised."""
+    text = _storage(array).cast(pa.string())
+    parts = pc.extract_regex(text, _INTERVAL_TEXT)
+    if parts.null_count != text.null_count:
+        bad = text.filter(pc.and_(pc.is_null(parts), pc.is_valid(text)))[0].as_py()
+        raise ConfigError(f"Column {column!r}: unexpected interval text {bad[:60]!r}.")
+
+    def number(name: str, *, pad: bool = False) -> pa.Array:
+        digits = parts.field(name)
+        if pad:  # `.5` is 500000 microseconds
+            digits = pc.utf8_rpad(digits, width=6, padding="0")
+        return pc.if_else(pc.equal(digits, ""), "0", digits).cast(pa.int64())
+
+    months = pc.add_checked(pc.multiply_checked(number("years"), 12), number("months"))
+    negative = pc.equal(parts.field("sign"), "-")
+    micros = pa.scalar(0, pa.int64())
+    # Each term is signed before it is added, so -2562047788:00:54.775808 (int64's minimum) never overflows.
+    for name, scale in (("hours", 3_600_000_000), ("minutes", 60_000_000), ("seconds", 1_000_000)):
+        term = pc.multiply_checked(number(name), scale)
+        micros = pc.add_checked(micros, pc.if_else(negative, pc.negate_checked(term), term))
+    fraction = number("fraction", pad=True)
+    micros = pc.add_checked(micros, pc.if_else(negative, pc.negate_checked(fraction), fraction))
+    return pa.StructArray.from_arrays(
+        [months.cast(pa.int32()), number("days").cast(pa.int32()), micros],
+        fields=list(INTERVAL_TYPE),
+        mask=pc.is_null(text),
+    )
+
+
 def convert(array: pa.Array, target: pa.DataType, *, column: str) -> pa.Array:
     """Turn one ADBC column into the documented Arrow type `target`."""
     if isinstance(array, pa.ChunkedArray):
@@ -280,6 +320,8 @@ def convert(array: pa.Array, target: pa.DataType, *, column: str) -> pa.Array:
         return _numeric(array, target, column=column)
     if target == INTERVAL_TYPE and source == pa.month_day_nano_interval():
         return _interval(array)
+    if target == INTERVAL_TYPE and (pa.types.is_string(source) or pa.types.is_large_string(source)):
+        return _interval_text(array, column=column)
     if pa.types.is_date32(target) and pa.types.is_date32(source):
         return _replace_infinities(array, column=column, date=True)
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(source):
