@@ -117,6 +117,7 @@ class _Execution:
         self.stage = Stage.SOURCE
         self.doc = report.started(row.doc, now=now_ms(), attempt=row.attempt)
         self.set_aside: SetAside | None = None  # rows this attempt could not carry (partial ingestion)
+        self.counts: dict[str, int] = {}  # what this attempt read and wrote so far, for a failure's report
 
     def _finish(self, event: RunEvent, doc: dict[str, Any], *, not_before: int | None = None) -> RunStatus | None:
         status = transition(RunStatus.IN_PROGRESS, event)
@@ -155,8 +156,15 @@ class _Execution:
             except Exception as exc:
                 decision = decide(exc, stage=self.stage, attempt=row.attempt, settings=self.settings)
                 status = transition(RunStatus.IN_PROGRESS, decision.event)
-                error = (decision.code, decision.message)
-                doc = report.finished(self.doc, status=status, now=now_ms(), error=error, set_aside=self.set_aside)
+                doc = report.finished(
+                    self.doc,
+                    status=status,
+                    now=now_ms(),
+                    error=(decision.code, decision.message),
+                    rows_in=self.counts.get("rows_in"),
+                    bytes_in=self.counts.get("bytes_in"),
+                    set_aside=self.set_aside,
+                )
                 not_before = None
                 if decision.event is RunEvent.RETRY:
                     not_before = now_ms() + int(decision.retry_in_seconds * 1000)
@@ -274,7 +282,7 @@ class _Execution:
         if window is not None and (window.empty or (plan.incremental and window.end is None)):
             log.info("run %s: empty window %s", self.row.id, window)
             return self._succeed(None, rows_in=0, bytes_in=0)
-        counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
+        counts = self.counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
         percent, diagnostics = partial.options_of(flow.doc)
         set_aside = self.set_aside = SetAside(run_id=self.row.id, percent=percent, diagnostics=diagnostics)
         last_report = [now_ms()]
