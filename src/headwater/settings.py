@@ -14,9 +14,14 @@ class RunSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEADWATER_RUN_", extra="ignore")
 
-    # Rows whose transaction commits up to this long after their delta timestamp was taken are
-    # still read: a window never ends closer to "now" than this.
+    # Value windows (BigQuery, PostgreSQL views and servers before 13): rows whose transaction
+    # commits up to this long after their delta timestamp was taken are still read, since such a
+    # window never ends closer to "now" than this.
     safety_lag_seconds: float = 5.0
+    # Fenced PostgreSQL reads (docs/incremental.md) need no lag. When the source role cannot see
+    # other sessions' transaction start times (pg_read_all_stats), a run assumes no write
+    # transaction stays open longer than this; it only widens the scanned range, never the window.
+    open_transaction_seconds: float = Field(default=3600.0, ge=0)
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 5.0
     max_attempts: int = 5  # transient failures retried until this many attempts

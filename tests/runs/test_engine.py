@@ -21,6 +21,7 @@ from headwater.runs.task import RunDeps, execute_run
 from headwater.service import Services
 from headwater.store import now_ms
 from headwater.store.tables import runs
+from tests.runs.settled import wait_settled
 from tests.runs.source import FAST, SCOPE, MakeDeps, SourceDb, context, create_flow, dataset_ident
 
 
@@ -103,26 +104,35 @@ def test_one_time_flow_copies_the_table_and_reports_metrics(
 def test_rows_sharing_the_cursor_value_are_read_exactly_once(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    """Integer delta: the window ends (exclusive) at the newest value, so later rows with that value survive."""
+    """Integer delta: every row lands once, ties with the newest value read so far included.
+
+    Before the transaction fence the newest value was held back (id 100 waited for a larger seq,
+    and never came if the table stopped growing); now the first run takes it and later rows with
+    the same value are still read, by the next run.
+    """
     flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g / 10 FROM generate_series(1, 100) g")  # seq 0..10
+        wait_settled(conn)
         r1 = run_until_done(deps, trigger(deps, flow.id))
         assert r1.status is RunStatus.SUCCESS
         got = {r["id"] for r in dataset_rows(run_services, flow.id)}
-        assert got == set(range(1, 100))  # id 100 has seq 10, the newest value: it waits
+        assert got == set(range(1, 101))  # id 100 holds the newest value, 10: read now, not held back
         # More rows arrive with the boundary value 10, and newer ones.
         conn.execute("INSERT INTO items (id, seq) SELECT g, 10 FROM generate_series(101, 110) g")
         conn.execute("INSERT INTO items (id, seq) SELECT g, 11 FROM generate_series(111, 115) g")
+        wait_settled(conn)
         r2 = run_until_done(deps, trigger(deps, flow.id))
         window = r2.doc["activities"][0]["durationSummary"]["extensions"]
-        assert window == {"windowStart": 10, "windowEnd": 11}
+        # The scan starts at or below the newest value the previous run saw; the fence ends it.
+        assert window["windowStart"] in (None, 10) and window["windowEnd"] is None
         conn.execute("INSERT INTO items (id, seq) VALUES (116, 12)")
+        wait_settled(conn)
         run_until_done(deps, trigger(deps, flow.id))
     ids = [r["id"] for r in dataset_rows(run_services, flow.id)]
     assert len(ids) == len(set(ids)), "duplicates"
-    assert set(ids) == set(range(1, 116))
+    assert set(ids) == set(range(1, 117))
 
 
 def _late_commit_scenario(
@@ -142,6 +152,7 @@ def _late_commit_scenario(
         time.sleep(lag + 0.2)
         conn.execute("INSERT INTO items (id, seq) VALUES (1000, 1000)")
         time.sleep(lag + 0.2)
+        wait_settled(conn)
         assert run_until_done(deps, trigger(deps, flow.id)).status is RunStatus.SUCCESS
     ids = [r["id"] for r in dataset_rows(run_services, flow.id)]
     assert len(ids) == len(set(ids))
@@ -156,12 +167,12 @@ def test_late_committing_rows_survive_within_the_safety_lag(
     assert got == set(range(1, 51)) | {999, 1000}
 
 
-def test_without_a_safety_lag_a_late_commit_is_lost(
+def test_without_a_safety_lag_a_late_commit_is_still_read(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:
-    """The control experiment: it shows the scenario above really exercises the lag."""
+    """Once the control experiment for the lag (999 was lost); the transaction fence needs no lag."""
     got = _late_commit_scenario(run_services, make_deps, source_db, lag=0.0)
-    assert 999 not in got and 1000 in got
+    assert got == set(range(1, 51)) | {999, 1000}
 
 
 def test_transient_errors_retry_with_backoff_then_succeed(
@@ -237,6 +248,7 @@ def test_a_run_that_committed_but_did_not_report_is_not_written_twice(
 ) -> None:
     with source_db.connect() as conn:
         conn.execute("INSERT INTO items (id, seq) SELECT g, g FROM generate_series(1, 300) g")
+        wait_settled(conn)
     flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
     deps = make_deps()
     run_id = trigger(deps, flow.id)
@@ -248,8 +260,8 @@ def test_a_run_that_committed_but_did_not_report_is_not_written_twice(
     second = run_until_done(deps, run_id)
     assert second.status is RunStatus.SUCCESS and second.attempt == 2
     assert second.doc["metrics"]["recordSummary"]["outputRecordCount"] == \
-        first.doc["metrics"]["recordSummary"]["outputRecordCount"] == 299
-    assert len(dataset_rows(run_services, flow.id)) == 299
+        first.doc["metrics"]["recordSummary"]["outputRecordCount"] == 300  # 299 held back the newest
+    assert len(dataset_rows(run_services, flow.id)) == 300
 
 
 def test_live_progress_is_visible_while_the_run_streams(
@@ -322,12 +334,14 @@ def test_backfill_false_starts_the_first_window_at_the_start_time(
                      "FROM generate_series(1, 5) g")
         conn.execute("INSERT INTO items (id, seq, ts) SELECT g, g, now() - interval '10 seconds' "
                      "FROM generate_series(6, 8) g")
+        wait_settled(conn)
     flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="ts",
                      start_time=now - 50, backfill=False)
     deps = make_deps()
     row = run_until_done(deps, trigger(deps, flow.id))
     ext = row.doc["activities"][0]["durationSummary"]["extensions"]
-    assert ext["windowStart"] == (now - 50) * 1000 and ext["windowEnd"] > ext["windowStart"]
+    # A fenced window ends at a transaction boundary, not at a delta value (once a wall-clock guess).
+    assert ext["windowStart"] == (now - 50) * 1000 and ext["windowEnd"] is None
     assert sorted(r["id"] for r in dataset_rows(run_services, flow.id)) == [6, 7, 8]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import sql
 
+from headwater.connectors._pg_fence import window_conditions
 from headwater.connectors._pg_filter import filter_sql
 from headwater.domain import DeltaWindow, KeyRange
 from headwater.domain.row_filter import RowFilter
@@ -158,18 +159,13 @@ def select_list(columns: Sequence[tuple[str, bool, bool]]) -> sql.Composed:
 def where_clause(
     window: DeltaWindow | None, partition: KeyRange | None, row_filter: RowFilter | None = None
 ) -> sql.Composable:
-    conditions: list[sql.Composable] = []
-    for column, low, high in (
-        (window.column, window.start, window.end) if window else (None, None, None),
-        (partition.column, partition.lower, partition.upper) if partition else (None, None, None),
-    ):
-        if column is None:
-            continue
-        ident = sql.Identifier(column)
-        if low is not None:
-            conditions.append(sql.SQL("{} >= {}").format(ident, literal(low)))
-        if high is not None:
-            conditions.append(sql.SQL("{} < {}").format(ident, literal(high)))
+    conditions: list[sql.Composable] = window_conditions(window, literal) if window else []
+    if partition is not None:
+        ident = sql.Identifier(partition.column)
+        if partition.lower is not None:
+            conditions.append(sql.SQL("{} >= {}").format(ident, literal(partition.lower)))
+        if partition.upper is not None:
+            conditions.append(sql.SQL("{} < {}").format(ident, literal(partition.upper)))
     if row_filter is not None:
         conditions.append(filter_sql(row_filter))
     if not conditions:

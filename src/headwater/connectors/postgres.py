@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from headwater.connectors._parallel import read_in_parallel
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
 from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain, scrub_environment
+from headwater.connectors._pg_fence import capture as capture_snapshot
 from headwater.connectors._pg_sql import (
     DESCRIBE_COLUMNS,
     FIND_TABLE,
@@ -41,6 +42,7 @@ from headwater.connectors._pg_types import PgColumnType, column_type, convert_ba
 from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
+from headwater.domain.fence import FenceCapture
 from headwater.domain.jsonify import json_rows
 from headwater.domain.row_filter import RowFilter, bind_filter
 from headwater.errors import BadRequest, ConfigError, NotFound
@@ -219,6 +221,25 @@ class PostgresConnector:
         jobs = [functools.partial(self._stream, target, query, schema, batch_size=size) for query in queries]
         # One converted batch waiting per worker, plus one: enough to keep the consumer busy.
         yield from read_in_parallel(jobs, workers=workers, queue_size=workers + 1, thread_name="pg-read")
+
+    def capture_fence(self, auth: BaseModel, table: str, column: str, *, newest: bool) -> FenceCapture | None:
+        """The source's snapshot facts that fence an incremental read of `table` (docs/incremental.md).
+
+        None when the server (before PostgreSQL 13) or the relation (a view, a foreign table) cannot
+        be fenced by transaction ids; `newest` asks for the largest `column` value in the snapshot.
+        """
+        with catalog_connection(self._target(auth)) as conn:
+            try:
+                found = self._table(conn, table)
+            except NotFound:
+                raise ConfigError(
+                    f"The table {table!r} does not exist or is not readable with these credentials."
+                ) from None
+            if found_column(found, column) is None:
+                raise ConfigError(f"Column {column!r} (delta column) is not in table {found.path!r}.")
+            return capture_snapshot(
+                conn, oid=found.oid, schema=found.schema, table=found.name, column=column, newest=newest
+            )
 
     def _partitions(self, conn: psycopg.Connection[Any], table: _Table, request: ReadRequest) -> list[KeyRange | None]:
         """Split a large table on its single-column integer primary key, for parallel reads."""

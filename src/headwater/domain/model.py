@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from headwater.domain.fence import XidFence
     from headwater.domain.row_filter import RowFilter
 
 
@@ -70,6 +71,10 @@ class DeltaWindow:
     column: str
     start: Any = None
     end: Any = None
+    # Rows whose delta value is NULL are read too (they fall in no range of values).
+    nulls: bool = False
+    # Only row versions written by the transactions this fence admits (sources that support it).
+    fence: XidFence | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from headwater.lake import CommitResult, Lake
 from headwater.mapping import compile_mapping
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
+from headwater.runs.cursor import Cursor, FencedSource, fenced_window
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
 from headwater.runs.partial import SetAside
@@ -38,9 +39,7 @@ from headwater.runs.window import (
     DeltaKind,
     Window,
     as_column_value,
-    decode,
     delta_kind,
-    encode,
     epoch_to_datetime,
     time_end,
 )
@@ -116,6 +115,7 @@ class _Execution:
         self.settings = deps.settings
         self.stage = Stage.SOURCE
         self.doc = report.started(row.doc, now=now_ms(), attempt=row.attempt)
+        self.window_notices: list[str] = []
         self.set_aside: SetAside | None = None  # rows this attempt could not carry (partial ingestion)
         self.counts: dict[str, int] = {}  # what this attempt read and wrote so far, for a failure's report
 
@@ -217,7 +217,7 @@ class _Execution:
         return flow, plan
 
     def _window(self, flow: Record, plan: FlowPlan) -> tuple[Window | None, dict[str, Any] | None]:
-        """The rows this run reads, and the cursor it commits with them."""
+        """The rows this run reads, and the cursor it commits with them (docs/incremental.md)."""
         params = self.row.doc.get("params") or {}
         delta, schedule = plan.delta_column, plan.definition.schedule
         if delta is None or plan.delta_type is None:
@@ -230,21 +230,38 @@ class _Execution:
             start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
             end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
             return Window(delta, start, end), None
-        committed = self.deps.lake.cursor(plan.ident, flow.id)
-        if committed and committed.get("column") == delta:
-            start = decode(committed.get("value"))
-        elif schedule.backfill:
-            start = None
-        else:
-            start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
-        stored = self.row.doc.get("_window")
-        if stored and stored.get("column") == delta and stored.get("end") is not None:
-            # A retry re-reads the same window the first attempt chose.
-            end = decode(stored["end"])
-        else:
-            end = self._end(plan, start)
-        window = Window(delta, start, end)
-        return window, {"column": delta, "value": encode(end if end is not None else start)}
+        stored, stored_cursor = self.row.doc.get("_window"), self.row.doc.get("_cursor")
+        if stored and stored_cursor and stored.get("column") == delta and stored_cursor.get("column") == delta:
+            # A retry reads the window the first attempt chose and commits the same cursor: the
+            # committed cursor cannot have moved, since nothing of that attempt was committed.
+            return Window.from_json(stored), stored_cursor
+        raw = self.deps.lake.cursor(plan.ident, flow.id)
+        committed = Cursor.from_json(raw) if raw and raw.get("column") == delta else None
+        first_start = None
+        if not schedule.backfill:
+            first_start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
+        if isinstance(plan.connector, FencedSource):
+            capture = plan.connector.capture_fence(
+                plan.auth, plan.table, delta, newest=delta_kind(plan.delta_type) is DeltaKind.MAX
+            )
+            if capture is not None:
+                if not capture.sees_all_sessions:
+                    self.window_notices.append(_UNSEEN_SESSIONS.format(s=self.settings.open_transaction_seconds))
+                window, cursor = fenced_window(
+                    column=delta,
+                    arrow_type=plan.delta_type,
+                    committed=committed,
+                    first_start=first_start,
+                    capture=capture,
+                    open_transaction_seconds=self.settings.open_transaction_seconds,
+                )
+                return window, cursor.to_json()
+            self.window_notices.append(_UNFENCED)
+        start = committed.value if committed is not None else first_start
+        end = self._end(plan, start)
+        # NULL delta values belong to no value window; the flow's first (backfill) run takes them.
+        window = Window(delta, start, end, nulls=committed is None and start is None)
+        return window, Cursor(delta, value=end if end is not None else start).to_json()
 
     def _end(self, plan: FlowPlan, start: Any) -> Any:
         assert plan.delta_column is not None and plan.delta_type is not None
@@ -278,15 +295,17 @@ class _Execution:
                 return self._succeed(done, rows_in=done.rows, bytes_in=done.bytes)
         window, cursor = self._window(flow, plan)
         self.doc = report.with_window(self.doc, window, incremental=plan.incremental, now=now_ms())
+        if cursor is not None:
+            self.doc["_cursor"] = cursor
         self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
-        if window is not None and (window.empty or (plan.incremental and window.end is None)):
+        if window is not None and (window.empty or (plan.incremental and window.end is None and window.fence is None)):
             log.info("run %s: empty window %s", self.row.id, window)
             return self._succeed(None, rows_in=0, bytes_in=0)
         counts = self.counts = {"rows_in": 0, "bytes_in": 0, "rows_out": 0, "bytes_out": 0, "batches": 0}
         percent, diagnostics = partial.options_of(flow.doc)
         set_aside = self.set_aside = SetAside(run_id=self.row.id, percent=percent, diagnostics=diagnostics)
         last_report = [now_ms()]
-        notices: list[str] = []  # degraded paths the connector took, shown on the run
+        notices: list[str] = list(self.window_notices)  # degraded paths taken, shown on the run
 
         def publish(force: bool = False) -> None:
             now = now_ms()
@@ -302,7 +321,7 @@ class _Execution:
             request = ReadRequest(
                 plan.table,
                 columns=plan.read_columns,
-                window=DeltaWindow(window.column, window.start, window.end) if window else None,
+                window=_delta_window(window),
                 row_filter=plan.row_filter,
                 parallelism=self.settings.read_parallelism,
                 notify=notices.append,
@@ -358,3 +377,20 @@ class _Execution:
         if result is not None:
             doc["_snapshotId"] = str(result.snapshot_id)
         return self._finish(RunEvent.SUCCEED, doc)
+
+
+_UNSEEN_SESSIONS = (
+    "Incremental read: the source role cannot see other sessions' transaction start times, so "
+    "Headwater assumes no write transaction stays open longer than {s:g} s "
+    "(HEADWATER_RUN_OPEN_TRANSACTION_SECONDS). Grant pg_read_all_stats to the role to remove the assumption."
+)
+_UNFENCED = (
+    "Incremental read by delta value only (a view, a foreign table or PostgreSQL before 13): rows that "
+    "commit later than HEADWATER_RUN_SAFETY_LAG_SECONDS after their delta value was taken can be missed."
+)
+
+
+def _delta_window(window: Window | None) -> DeltaWindow | None:
+    if window is None:
+        return None
+    return DeltaWindow(window.column, window.start, window.end, nulls=window.nulls, fence=window.fence)

@@ -3,7 +3,9 @@
 A window is half-open, `start <= delta < end`, and the next run starts at this run's end, so rows
 that share the boundary value are read exactly once: by the run whose window contains them.
 
-Where `end` lies decides which late rows survive:
+These value windows serve sources that cannot fence a read by transaction (BigQuery, PostgreSQL
+views and servers before 13); fenced windows are in runs/cursor.py. Where `end` lies decides which
+late rows survive:
 - time columns (timestamp, date): `end = min(scheduled time, now - safety lag)`. A row whose
   transaction commits after the run read its window, carrying an older timestamp, is still ahead
   of the cursor as long as it committed within the lag.
@@ -24,6 +26,8 @@ from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
+
+from headwater.domain.fence import XidFence
 
 UTC = dt.UTC
 
@@ -116,18 +120,40 @@ def to_epoch_ms(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Window:
-    """A resolved window; `start`/`end` None means unbounded on that side."""
+    """A resolved window; `start`/`end` None means unbounded on that side.
+
+    `nulls`: rows whose delta is NULL are read too. `fence`: only the row versions of these
+    transactions (runs/cursor.py), whatever their delta value.
+    """
 
     column: str
     start: Any
     end: Any
+    nulls: bool = False
+    fence: XidFence | None = None
 
     @property
     def empty(self) -> bool:
         return self.start is not None and self.end is not None and not self.start < self.end
 
     def to_json(self) -> dict[str, Any]:
-        return {"column": self.column, "start": encode(self.start), "end": encode(self.end)}
+        out: dict[str, Any] = {"column": self.column, "start": encode(self.start), "end": encode(self.end)}
+        if self.nulls:
+            out["nulls"] = True
+        if self.fence is not None:
+            out["fence"] = {"before": self.fence.before, "after": self.fence.after}
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Window:
+        fence = raw.get("fence")
+        return cls(
+            raw["column"],
+            decode(raw.get("start")),
+            decode(raw.get("end")),
+            nulls=bool(raw.get("nulls")),
+            fence=XidFence(before=int(fence["before"]), after=fence.get("after")) if fence else None,
+        )
 
 
 def time_end(*, scheduled: dt.datetime | None, now: dt.datetime, lag_seconds: float, arrow_type: pa.DataType) -> Any:
