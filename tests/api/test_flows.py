@@ -292,6 +292,8 @@ def test_source_and_target_connection_validation(client: TestClient, tenant: Ten
         ({**base, "params": {"tableName": pg_table, "columns": []}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "columns": [{"nam": "x"}]}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "unknown": 1}}, "1323"),
+        ({**base, "params": {"tableName": pg_table, "cdcEnabled": True}}, "1323"),  # accepted, never honoured
+        ({**base, "params": {"tableName": pg_table, "deltaColumn": {"name": "id"}}}, "1323"),  # the flow's
         ({**base, "connectionSpec": {"id": BQ_SPEC}}, "1413"),
         ({k: v for k, v in base.items() if k != "name"}, "1323"),
     ]

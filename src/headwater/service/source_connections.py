@@ -43,9 +43,17 @@ class SourceConnectionService(FlowEndpointService):
         params = body.get("params")
         if not isinstance(params, dict):
             raise BadRequest("params cannot be null or empty in the source connection.", code="1323")
-        unknown = set(params) - {"tableName", "columns", "filters", "cdcEnabled", "deltaColumn"}
+        unknown = set(params) - {"tableName", "columns", "filters", "cdcEnabled"}
         if unknown:
-            raise BadRequest(f"The field params.{sorted(unknown)[0]} is not allowed.", code="1323")
+            hint = " The delta column belongs to the flow's Copy transformation." if "deltaColumn" in unknown else ""
+            raise BadRequest(f"The field params.{sorted(unknown)[0]} is not allowed.{hint}", code="1323")
+        if params.get("cdcEnabled") not in (None, False):
+            # Accepting it would promise change data capture that no run performs.
+            raise BadRequest(
+                "params.cdcEnabled: change data capture is not supported; flows copy by delta column "
+                "(docs/incremental.md). Omit it or send false.",
+                code="1323",
+            )
         if not isinstance(params.get("tableName"), str) or not params["tableName"].strip():
             raise BadRequest("tableName cannot be null or empty in the source connection.", code="1323")
         columns = params.get("columns")
