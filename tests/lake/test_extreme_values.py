@@ -72,3 +72,17 @@ def test_bounds_are_dropped_only_where_python_cannot_hold_them(sqlite_lake: Lake
     rows = table.scan(row_filter="ok >= '1970-01-03'").to_arrow()
     assert rows.num_rows == 3
     assert table.scan(row_filter="id = 3").to_arrow().column("ok").to_pylist() == [dt.date(1970, 1, 4)]
+
+
+def test_preview_shows_far_values_as_iso_text(sqlite_lake: Lake, ident: DatasetIdent) -> None:
+    sqlite_lake.create_dataset(ident, SCHEMA)
+    sqlite_lake.write_run(ident, run_id="r1", flow_id="f", batches=[batch()], cursor=None)
+    rows = sorted(sqlite_lake.preview(ident).to_pylist(), key=lambda r: r["id"])
+    assert [r["d"] for r in rows] == ["-0043-03-15", "+10000-01-01", "+5874897-12-31", "1970-01-01", None]
+    assert [r["ts"] for r in rows] == [
+        "+12345-06-07T08:09:10.123456", "-4713-11-24T00:00:00", "1970-01-01T00:00:00", None,
+        "1970-01-01T00:00:00.000001",
+    ]  # fmt: skip
+    assert rows[0]["tz"] == "+12345-06-07T08:09:10.123456+00:00"
+    assert rows[0]["ds"] == ["-0043-03-15"] and rows[4]["ds"] == [None]
+    assert rows[1]["ok"] == dt.date(1970, 1, 2)  # a column without such values keeps its type

@@ -8,6 +8,7 @@ PostgresConnector and the Iceberg lake (tests/runs/conftest.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import time
 from typing import Any
@@ -23,7 +24,7 @@ from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunStatus
 from headwater.service import Services
 from tests.runs.edge_values import COLUMNS, Col, expected, inserts, table_ddl
-from tests.runs.source import MakeDeps, SourceDb, context, create_flow, dataset_ident
+from tests.runs.source import SCOPE, MakeDeps, SourceDb, context, create_flow, dataset_ident
 
 EPOCH = dt.datetime(1970, 1, 1)
 DAY_US = 86_400_000_000
@@ -81,6 +82,15 @@ def landed(run_services: Services, make_deps: MakeDeps, source_db: SourceDb) -> 
             conn.execute(statement)
     row, ident = run_once(run_services, make_deps, source_db, "public.edges")
     assert row.status is RunStatus.SUCCESS, row.doc["metrics"]["statusSummary"]
+    # The dataset preview (JSON through Python values) shows far dates as ISO 8601 text, never a 500.
+    (dataset,) = run_services.store.list("dataSet", SCOPE)
+    preview = run_services.datasets.preview(context(), dataset.id, limit=100)
+    json.dumps(preview["data"], allow_nan=False)
+    by_id = {r["id"]: r for r in preview["data"]}
+    assert [by_id[k]["df"] for k in range(5)] == [
+        "-0043-03-15", "-4712-11-24", "-4713-11-24", "+10000-01-01", "+5874897-12-31"
+    ]  # fmt: skip
+    assert by_id[0]["f8"] == "NaN" and by_id[2]["t"] == "23:59:59.999999"
     return run_services.lake.scan(ident), run_services.lake.data_files(ident)
 
 

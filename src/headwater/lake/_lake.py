@@ -44,6 +44,7 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from headwater.errors import ConfigError, NotFound, TransientError
+from headwater.lake._preview import python_safe
 from headwater.lake._schema import Conformer, file_schema, normalize_for_create
 from headwater.lake._stats import data_file
 from headwater.lake._writer import (
@@ -323,7 +324,8 @@ class Lake:
         return None
 
     def preview(self, ident: DatasetIdent, limit: int = 100) -> pa.Table:
-        return self._load(ident).scan(limit=limit).to_arrow()
+        """The first rows, dates and timestamps outside years 1..9999 as ISO text (Python cannot hold them)."""
+        return python_safe(self._load(ident).scan(limit=limit).to_arrow())
 
     def scan(self, ident: DatasetIdent) -> pa.Table:
         """All rows, in memory: for tests and small datasets."""
