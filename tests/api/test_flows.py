@@ -352,3 +352,20 @@ def test_draft_then_publish(client: TestClient, tenant: Tenant, pg_table: str) -
     # Publishing validates fully: without a schedule it is refused.
     assert client.post(f"{FLOW}/flows/{flow_id}/action?op=publish", headers=tenant.headers()).status_code == 400
     assert client.post(f"{FLOW}/flows?mode=turbo", json=body, headers=tenant.headers()).status_code == 400
+
+
+@pytest.mark.parametrize("timezone", ["PST", "America/Los_Angeles", "+05:00", 7])
+def test_a_delta_timezone_other_than_utc_is_refused_not_ignored(
+    client: TestClient, tenant: Tenant, pg_table: str, timezone: Any
+) -> None:
+    chain = make_chain(client, tenant, pg_table)
+    body = flow_body(chain)
+    body["transformations"][0]["params"]["deltaColumn"]["timezone"] = timezone
+    resp = post(client, tenant, f"{FLOW}/flows", body)
+    assert resp.status_code == 400, resp.text
+    assert "FLOW-1367-400" in resp.json()["type"] and "must be UTC" in resp.json()["errorMessage"]
+    for utc in ("UTC", "utc", "Etc/UTC", "GMT"):
+        body["transformations"][0]["params"]["deltaColumn"]["timezone"] = utc
+        assert post(client, tenant, f"{FLOW}/flows", body).status_code == 201
+    body["transformations"][0]["params"]["deltaColumn"]["dateFormat"] = ["YYYY"]
+    assert post(client, tenant, f"{FLOW}/flows", body).status_code == 400

@@ -84,6 +84,7 @@ def _transformations(body: dict[str, Any]) -> tuple[str | None, str | None]:
                 continue
             if not isinstance(column, dict) or not isinstance(column.get("name"), str) or not column["name"]:
                 raise BadRequest("The delta column must be an object with a name.", code="1367")
+            check_delta_options(column, "transformations[].params.deltaColumn", code="1367")
             delta = column["name"]
         elif name == "mapping":
             mapping_id = params.get("mappingId")
@@ -95,6 +96,26 @@ def _transformations(body: dict[str, Any]) -> tuple[str | None, str | None]:
                 f"Unknown transformation {str(item.get('name'))[:40]!r}: use Copy or Mapping.", code="1000"
             )
     return delta, mapping
+
+
+_UTC_NAMES = frozenset({"utc", "gmt", "etc/utc", "etc/gmt", "z", "+00:00", "utc+0", "gmt+0"})
+
+
+def check_delta_options(column: dict[str, Any], where: str, *, code: str) -> None:
+    """`timezone` and `dateFormat` of a delta column, as far as Headwater can honour them.
+
+    Delta columns are typed (timestamp, date or integer), so their order needs no `dateFormat`: it is
+    kept as the description Adobe's clients send, but must be text. Values without a zone are read as
+    UTC, which is also what Adobe requires of table sources, so any other `timezone` is refused rather
+    than silently ignored.
+    """
+    timezone = column.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or timezone.strip().lower() not in _UTC_NAMES):
+        raise BadRequest(
+            f"{where}.timezone must be UTC: Headwater reads delta values without a zone as UTC.", code=code
+        )
+    if "dateFormat" in column and not isinstance(column["dateFormat"], str):
+        raise BadRequest(f"{where}.dateFormat must be a string.", code=code)
 
 
 def parse_flow(body: dict[str, Any], *, draft: bool = False) -> FlowDefinition:

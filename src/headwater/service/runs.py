@@ -27,6 +27,7 @@ from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest, NotFound
 from headwater.runs.ledger import Ledger, RunRow, new_run_id
 from headwater.runs.model import InvalidTransition, RunEvent, RunStatus, transition
+from headwater.runs.plan import check_delta_options
 from headwater.runs.report import new_doc
 from headwater.runs.schedule import parse_schedule
 from headwater.runs.window import epoch_to_datetime
@@ -215,6 +216,8 @@ class RunService:
             not isinstance(given, dict) or not isinstance(given.get("name"), str) or not given["name"]
         ):
             raise BadRequest("params.deltaColumn must be an object with a name.", code="1380")
+        if given is not None:
+            check_delta_options(given, "params.deltaColumn", code="1380")
         earlier = None
         for row in self.ledger.for_scope(ctx.scope, flow_ids=[flow_id]):
             delta = (row.doc.get("params") or {}).get("deltaColumn")
