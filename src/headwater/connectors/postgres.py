@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import adbc_driver_manager.dbapi as adbc_errors
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from headwater.connectors._parallel import read_in_parallel
@@ -42,6 +41,7 @@ from headwater.connectors._pg_types import PgColumnType, column_type, convert_ba
 from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
+from headwater.domain.far_dates import python_safe
 from headwater.domain.fence import FenceCapture
 from headwater.domain.jsonify import json_rows
 from headwater.domain.row_filter import RowFilter, bind_filter
@@ -180,7 +180,7 @@ class PostgresConnector:
                 found.schema, found.name, _select(found.columns), row_filter=bound, limit=limit
             ).as_string(conn)
         batches = list(self._stream(target, query, schema.arrow_schema))
-        rows = json_rows(_python_safe(pa.Table.from_batches(batches, schema=schema.arrow_schema)))
+        rows = json_rows(python_safe(pa.Table.from_batches(batches, schema=schema.arrow_schema)))
         return TablePreview(schema=schema, rows=rows)
 
     # -- reading ----------------------------------------------------------------------------------
@@ -321,21 +321,6 @@ def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
 
 def found_column(table: _Table, name: str) -> _Column | None:
     return next((c for c in table.columns if c.name == name), None)
-
-
-def _python_safe(table: pa.Table) -> pa.Table:
-    """Dates and timestamps outside Python's years 1..9999 (BC dates, year 10000+) as Arrow's text.
-
-    Python cannot hold them, so JSON-rendering the preview would fail; only such columns change.
-    """
-    for i, field in enumerate(table.schema):
-        if not (pa.types.is_date32(field.type) or pa.types.is_timestamp(field.type)):
-            continue
-        column = table.column(i)
-        years = pc.year(column)
-        if pc.any(pc.or_(pc.less(years, 1), pc.greater(years, 9999))).as_py():
-            table = table.set_column(i, pa.field(field.name, pa.string()), column.cast(pa.string()))
-    return table
 
 
 def _bound(table: _Table, row_filter: RowFilter | None) -> RowFilter | None:

@@ -43,8 +43,8 @@ from pyiceberg.exceptions import (
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from headwater.domain.far_dates import python_safe
 from headwater.errors import ConfigError, NotFound, TransientError
-from headwater.lake._preview import python_safe
 from headwater.lake._schema import Conformer, file_schema, normalize_for_create
 from headwater.lake._stats import data_file
 from headwater.lake._writer import (

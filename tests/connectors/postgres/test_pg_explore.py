@@ -200,8 +200,12 @@ def test_preview_is_json_ready(schema: Any, connector: PostgresConnector, auth: 
 
 def test_preview_of_dates_python_cannot_hold(schema: Any, connector: PostgresConnector, auth: Any) -> None:
     schema.execute("CREATE TABLE {s}.t (id int, d date, ts timestamptz)")
-    schema.execute("INSERT INTO {s}.t VALUES (1, '4713-01-01 BC', '2024-01-01Z'), (2, '2024-01-01', '12000-01-01Z')")
+    schema.execute(
+        "INSERT INTO {s}.t VALUES (1, '4713-01-01 BC', '2024-01-01Z'), (2, '2024-01-01', '12000-01-01Z'),"
+        " (3, '5874897-12-31', NULL)"
+    )
     rows = sorted(connector.preview(auth, schema.path("t")).rows, key=lambda r: r["id"])
-    assert rows[0]["d"] == "-4712-01-01" and rows[1]["d"] == "2024-01-01"
-    assert rows[0]["ts"] == "2024-01-01 00:00:00.000000Z" and rows[1]["ts"].startswith("12000-01-01")
+    # ISO 8601's expanded form: astronomical years (-4712 is 4713 BC), signed beyond four digits.
+    assert [r["d"] for r in rows] == ["-4712-01-01", "2024-01-01", "+5874897-12-31"]
+    assert [r["ts"] for r in rows] == ["2024-01-01T00:00:00+00:00", "+12000-01-01T00:00:00+00:00", None]
     json.dumps(rows)

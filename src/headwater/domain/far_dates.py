@@ -1,11 +1,11 @@
-"""Preview tables Python can render: dates and timestamps outside years 1..9999 as ISO 8601 text.
+"""Tables Python can render: dates and timestamps outside years 1..9999 as ISO 8601 text, for previews.
 
-The lake carries PostgreSQL's whole date range (4714 BC to 5874897 AD), but previews become JSON
-through Python values, and Python's `date`/`datetime` stop at years 1 and 9999. A preview column that
-holds such a value is shown as text in ISO 8601's expanded form: astronomical years with a sign
-beyond four digits (`-0043-03-15` is 44 BC, `+10000-01-01`), which Arrow's own cast does not
-produce past year 294247 of days. Other columns, and these columns in a preview without such
-values, are unchanged.
+PostgreSQL sources and the lake carry PostgreSQL's whole date range (4714 BC to 5874897 AD), but
+previews become JSON through Python values, and Python's `date`/`datetime` stop at years 1 and 9999.
+A preview column that holds such a value is shown as text in ISO 8601's expanded form: astronomical
+years with a sign beyond four digits (`-0043-03-15` is 44 BC, `+10000-01-01`); Arrow's own cast
+prints `<value out of range: …>` for the last dates. Other columns, and these columns in a preview
+without such values, are unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ _FIRST_DAY, _LAST_DAY = -719162, 2932896  # 0001-01-01 and 9999-12-31, days sinc
 
 
 def python_safe(table: pa.Table) -> pa.Table:
+    """`table` with each date/timestamp column (or list of them) holding such a value as text."""
     for i, field in enumerate(table.schema):
         listed = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
         inner = field.type.value_type if listed else field.type
