@@ -369,3 +369,25 @@ def test_a_delta_timezone_other_than_utc_is_refused_not_ignored(
         assert post(client, tenant, f"{FLOW}/flows", body).status_code == 201
     body["transformations"][0]["params"]["deltaColumn"]["dateFormat"] = ["YYYY"]
     assert post(client, tenant, f"{FLOW}/flows", body).status_code == 400
+
+
+def test_mapping_versions_other_than_zero_are_refused_not_ignored(
+    client: TestClient, tenant: Tenant, pg_table: str
+) -> None:
+    chain = make_chain(client, tenant, pg_table)
+    body = flow_body(chain)
+    for version in (1, "3", -1, "x"):
+        body["transformations"][1]["params"]["mappingVersion"] = version
+        resp = post(client, tenant, f"{FLOW}/flows", body)
+        assert resp.status_code == 400 and "FLOW-1370-400" in resp.json()["type"], resp.text
+    for version in (0, "0"):
+        body["transformations"][1]["params"]["mappingVersion"] = version
+        assert post(client, tenant, f"{FLOW}/flows", body).status_code == 201
+    mapping = {
+        "version": 2,
+        "xdmSchema": "x",
+        "xdmVersion": "1.0",
+        "mappings": [{"destinationXdmPath": "a", "sourceAttribute": "id", "version": 0}],
+    }
+    assert post(client, tenant, f"{CONVERSION}/mappingSets", mapping).status_code == 400
+    assert post(client, tenant, f"{CONVERSION}/mappingSets", {**mapping, "version": 0}).status_code == 201

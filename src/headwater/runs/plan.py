@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from headwater.connectors.base import Connector
 from headwater.domain import TableSchema
+from headwater.domain.numbers import ascii_int
 from headwater.domain.row_filter import RowFilter, bind_filter, parse_filter
 from headwater.errors import BadRequest
 from headwater.lake import DatasetIdent
@@ -90,6 +91,12 @@ def _transformations(body: dict[str, Any]) -> tuple[str | None, str | None]:
             mapping_id = params.get("mappingId")
             if not isinstance(mapping_id, str) or not mapping_id:
                 raise BadRequest(f"transformations[{i}].params.mappingId is required.", code="1370")
+            # Mapping sets have a single version (0); naming another would silently run version 0.
+            if "mappingVersion" in params and ascii_int(params["mappingVersion"], low=0, high=0) is None:
+                raise BadRequest(
+                    f"transformations[{i}].params.mappingVersion must be 0: mapping sets have one version.",
+                    code="1370",
+                )
             mapping = mapping_id
         else:
             raise BadRequest(

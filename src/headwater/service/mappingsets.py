@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from headwater.domain.kinds import ResourceKind
+from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 from headwater.mapping import validate_mapping_document
 from headwater.service._core import Context, ResourceService, audit_fields
@@ -23,6 +24,9 @@ class MappingSetService(ResourceService):
         unknown = set(body) - allowed
         if unknown:
             raise BadRequest(f"The field {sorted(unknown)[0]} is not allowed in a mapping set.", code="1000")
+        # Versions are the server's to assign, and a mapping set here has exactly one: version 0.
+        if "version" in body and ascii_int(body["version"], low=0, high=0) is None:
+            raise BadRequest("A new mapping set is version 0: send version 0 or leave it out.", code="1000")
         mappings = validate_mapping_document(body)
         mapping_id = secrets.token_hex(16)
         doc = {
