@@ -95,6 +95,9 @@ def test_a_schema_taken_from_an_explored_source_table(
         ({"name": "x", "schema": {"columns": [{"type": "long"}]}}, "name"),
         ({"name": "x", "schema": GIVEN["schema"], "source": {"connectionId": "a", "tableName": "b"}}, "not both"),
         ({"name": "x", "source": {"tableName": "b"}}, "connectionId"),
+        ({"name": "x", "fileDescription": {"format": "csv"}}, "fileDescription"),
+        ({"name": "x", "fileDescription": {"format": "parquet", "delimiters": [","]}}, "fileDescription"),
+        ({"name": "x", "fileDescription": "parquet"}, "fileDescription"),
     ],
 )
 def test_bad_dataset_bodies_get_a_clear_400(refused_api: tuple[TestClient, Tenant], body: Any, says: str) -> None:
@@ -126,3 +129,9 @@ def test_list_get_and_delete_respect_the_sandbox(
     assert not services.datasets.lake.exists(ident)  # the Iceberg table is dropped with it
     assert client.get(f"{CATALOG}/dataSets/{first}", headers=tenant.headers()).status_code == 404
     assert client.delete(f"{CATALOG}/dataSets/{first}", headers=tenant.headers()).status_code == 404
+
+
+def test_the_file_description_is_kept(client: TestClient, tenant: Tenant) -> None:
+    created = dataset_id(create(client, tenant, {**GIVEN, "fileDescription": {"format": "Parquet"}}))
+    view = client.get(f"{CATALOG}/dataSets/{created}", headers=tenant.headers()).json()
+    assert view[created]["fileDescription"]["format"] == "parquet"

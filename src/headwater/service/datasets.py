@@ -97,6 +97,14 @@ class DatasetService(ResourceService):
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise BadRequest("The mandatory field name is not provided.", code="1000")
+        file_description = body.get("fileDescription")
+        if file_description is not None and (
+            not isinstance(file_description, dict)
+            or str(file_description.get("format", "parquet")).lower() != "parquet"
+            or set(file_description) - {"format"}
+        ):
+            # Every dataset is an Iceberg table of Parquet files; any other description would be untrue.
+            raise BadRequest('fileDescription may only be {"format": "parquet"}: datasets are Parquet.', code="1000")
         schema = self._schema_from_body(ctx, body)
         dataset_id = secrets.token_hex(12)
         ident = DatasetIdent(namespace_for(ctx.scope.org, ctx.scope.sandbox), f"ds_{dataset_id}")
@@ -105,6 +113,7 @@ class DatasetService(ResourceService):
             "description": body.get("description", "") if isinstance(body.get("description", ""), str) else "",
             "schemaRef": body.get("schemaRef"),
             "tags": body.get("tags", {}),
+            "fileDescription": {"format": "parquet"},
             "_iceberg": {"namespace": ident[0], "table": ident[1]},
             **audit_fields(ctx, created=True),
         }
