@@ -56,6 +56,9 @@ COLUMNS: list[Col] = [
         ],
     ),
     Col("n50_2", "numeric(50,2)", [("123.45", D("123.45"))]),
+    # PostgreSQL 15 scales outside 0..precision: read as numeric without precision (decimal(38, 9)).
+    Col("n5_m2", "numeric(5,-2)", [("1234567", D("1234600")), ("-50", D("-100"))]),
+    Col("n3_5", "numeric(3,5)", [("0.00123", D("0.00123"))]),
     Col(
         "f4",
         "real",
@@ -242,6 +245,24 @@ COLUMNS: list[Col] = [
             ("'[-5:-4]={1,2}'", [1, 2]),
         ],
     ),
+    Col(
+        "iva",
+        "interval[]",
+        [
+            (
+                """'{"178000000 years","-2562047788:00:54.775807",NULL}'""",
+                [
+                    {"months": 2136000000, "days": 0, "microseconds": 0},
+                    {"months": 0, "days": 0, "microseconds": -(2**63) + 1},
+                    None,
+                ],
+            )
+        ],
+    ),
+    Col("bya", "bytea[]", [("""'{"\\\\x00ff",NULL,"\\\\x"}'""", [b"\x00\xff", None, b""])]),
+    Col("boa", "boolean[]", [("'{true,NULL,false}'", [True, None, False])]),
+    Col("qc", '"char"', [("'a'", "a"), ("''", "")]),
+    Col("nm", "name", [("'pg_catalog'", "pg_catalog")]),
     Col("ta", "text[]", [("""'{"a b",NULL,"c,d",""}'""", ["a b", None, "c,d", ""])]),
     Col("da", "date[]", [("'{infinity,-infinity,NULL}'", [LAST_DAY, FIRST_DAY, None])]),
     Col("daf", "date[]", [("'{0044-03-15 BC,10000-01-01}'", [-735160, 2932897])], far=True),

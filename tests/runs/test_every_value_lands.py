@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from headwater.runs.executor import RunEngine
@@ -67,12 +68,17 @@ def far_as_integers(array: pa.ChunkedArray) -> pa.ChunkedArray:
     return array.cast(pa.int32() if pa.types.is_date32(t) else pa.int64())
 
 
-def assert_arrow_values(table: pa.Table, reader: str) -> None:
+def assert_arrow_values(table: pa.Table, reader: str, *, null_struct_lists_empty: bool = False) -> None:
     table = table.sort_by("id")
     for col in COLUMNS:
         column = table.column(col.name)
         got = (far_as_integers(column) if col.far else column).to_pylist()
-        assert plain(got) == plain(expected(col)), f"{reader}: column {col.name} ({col.ddl})"
+        want = expected(col)
+        if null_struct_lists_empty and col.ddl == "interval[]":
+            # pyiceberg's scan rebuilds a NULL list<struct> as [] (apache/iceberg-python#3833, open); the
+            # Parquet files hold NULL, as pyarrow and DuckDB show. Documented in docs/types.md.
+            want = [[] if v is None else v for v in want]
+        assert plain(got) == plain(want), f"{reader}: column {col.name} ({col.ddl})"
 
 
 @pytest.fixture
@@ -95,8 +101,10 @@ def landed(run_services: Services, make_deps: MakeDeps, source_db: SourceDb) -> 
 
 
 def test_every_value_reads_back_with_pyarrow_duckdb_and_pandas(landed: tuple[pa.Table, list[str]]) -> None:
-    table, files = landed
+    scanned, files = landed
+    table = pq.read_table(files)
     assert_arrow_values(table, "pyarrow")
+    assert_arrow_values(scanned, "pyiceberg", null_struct_lists_empty=True)
 
     # DuckDB reads the Parquet files itself; its answer, exported as Arrow, holds the same values.
     relation = duckdb.sql("SELECT * FROM read_parquet($files) ORDER BY id", params={"files": files})

@@ -62,7 +62,7 @@ _NATIVE: dict[str, tuple[pa.DataType, str, str | None, dict[str, Any]]] = {
     "varchar": (pa.string(), "string", None, {"type": "string"}),
     "bpchar": (pa.string(), "string", None, {"type": "string"}),
     "name": (pa.string(), "string", None, {"type": "string"}),
-    "char": (pa.string(), "string", None, {"type": "string"}),
+    # "char" (one byte) is selected as text like unknown types: ADBC turns its empty value into "\x00".
     "bytea": (pa.binary(), "string", None, {"type": "string", "contentEncoding": "base64"}),
     "date": (pa.date32(), "string", "date", {"type": "string", "format": "date"}),
     "time": (pa.time64("us"), "string", None, {"type": "string"}),
