@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from headwater.domain.far_dates import python_safe
 from headwater.domain.jsonify import json_value
 from headwater.errors import ConfigError
 from headwater.mapping import MappingError
@@ -84,7 +85,9 @@ class SetAside:
             return
         entry: dict[str, Any] = {"code": MAPPER_CODE, "reason": reason}
         if self.diagnostics:
-            entry["record"] = {k: json_value(v) for k, v in row.to_pylist()[0].items()}
+            # Far dates (years outside 1..9999) have no Python value: they are kept as ISO text.
+            safe = python_safe(pa.Table.from_batches([row]))
+            entry["record"] = {k: json_value(v) for k, v in safe.to_pylist()[0].items()}
         self.kept.append(entry)
 
     def check(self, *, rows_in: int) -> None:
