@@ -10,23 +10,25 @@ See docs/incremental.md for the whole argument.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from headwater.domain import DeltaWindow
-from headwater.domain.fence import FenceCapture, XidFence
+from headwater.domain.fence import SessionFacts, SnapshotFacts, XidFence
 
 # pg_current_snapshot and pg_snapshot_xmin arrived in PostgreSQL 13.
 MIN_SERVER_VERSION = 130000
 # Relations whose rows carry xmin; views and foreign tables do not, and are read without a fence.
 FENCED_KINDS = ("r", "p", "m")
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
-# Taken in its own transaction BEFORE the snapshot: a transaction not listed here as open either
-# started after this statement or had finished, so it cannot be invisible to the later snapshot
-# while having started before `statement_timestamp()` unlisted. Without superuser or
-# pg_read_all_stats, other roles' sessions show no xact_start and the engine falls back to a setting.
+# Read BEFORE the read's snapshot: a transaction not listed here as open either started after
+# this statement or had finished, so none that the snapshot shows as uncommitted started before
+# `statement_timestamp()` unlisted. Without superuser or pg_read_all_stats, other roles' sessions
+# show no xact_start and the engine falls back to a setting.
 _SESSIONS = """
 SELECT statement_timestamp(),
        (SELECT min(a.xact_start) FROM pg_catalog.pg_stat_activity a
@@ -38,45 +40,65 @@ SELECT statement_timestamp(),
        (SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = %s)
 """
 
-# pg_current_snapshot() is the statement's own snapshot, so `newest` is the largest value visible
-# in exactly that snapshot, and clock_timestamp() runs after it was taken.
+# The first statement of the read's REPEATABLE READ transaction, so its snapshot is the
+# transaction's: `newest` is the largest value visible in exactly that snapshot, clock_timestamp()
+# runs after it was taken, and the exported snapshot lets every partition read the same rows.
 _SNAPSHOT = """
 SELECT pg_catalog.pg_snapshot_xmin(s)::text::bigint, pg_catalog.pg_snapshot_xmax(s)::text::bigint,
-       clock_timestamp(), {newest}
+       (SELECT count(*) FROM pg_catalog.pg_snapshot_xip(s)), clock_timestamp(), {newest},
+       pg_catalog.pg_export_snapshot()
 FROM pg_catalog.pg_current_snapshot() AS s
 """
 
 
-def capture(
-    conn: psycopg.Connection[Any], *, oid: int, schema: str, table: str, column: str, newest: bool
-) -> FenceCapture | None:
-    """The fence facts for one read, or None when this source or relation cannot be fenced."""
+def sessions(conn: psycopg.Connection[Any], *, oid: int) -> SessionFacts | None:
+    """The open transactions before a fenced read, or None when this source or relation cannot be fenced."""
     conn.commit()
-    sessions = conn.execute(_SESSIONS, (oid,)).fetchone()
+    row = conn.execute(_SESSIONS, (oid,)).fetchone()
     conn.commit()
-    assert sessions is not None
-    statement_at, oldest, sees_all, offset, version, relkind = sessions
+    assert row is not None
+    statement_at, oldest, sees_all, offset, version, relkind = row
     if int(version) < MIN_SERVER_VERSION or relkind not in FENCED_KINDS:
         return None
+    return SessionFacts(
+        statement_at=statement_at,
+        oldest_start=oldest,
+        sees_all_sessions=bool(sees_all),
+        utc_offset_seconds=int(offset or 0),
+    )
+
+
+def take_snapshot(
+    conn: psycopg.Connection[Any], *, schema: str, table: str, column: str, newest: bool
+) -> tuple[SnapshotFacts, str]:
+    """Open the read's REPEATABLE READ transaction on `conn` (left open: the snapshot lives as long
+    as it does) and return its facts and exported snapshot id."""
+    conn.commit()
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     newest_sql: sql.Composable = sql.SQL("NULL")
     if newest:
         newest_sql = sql.SQL("(SELECT max({c}) FROM {s}.{t})").format(
             c=sql.Identifier(column), s=sql.Identifier(schema), t=sql.Identifier(table)
         )
     row = conn.execute(sql.SQL(_SNAPSHOT).format(newest=newest_sql)).fetchone()
-    conn.commit()
     assert row is not None
-    before, xmax, captured_at, top = row
-    return FenceCapture(
-        before=int(before),
-        xmax=int(xmax),
-        statement_at=statement_at,
-        captured_at=captured_at,
-        oldest_start=oldest,
-        sees_all_sessions=bool(sees_all),
-        newest=top,
-        utc_offset_seconds=int(offset or 0),
-    )
+    before, xmax, running, captured_at, top, exported = row
+    facts = SnapshotFacts(before=int(before), xmax=int(xmax), running=int(running), captured_at=captured_at, newest=top)
+    return facts, str(exported)
+
+
+def import_snapshot(conn: Any, snapshot: str) -> None:
+    """Make an ADBC connection's next transaction read in `snapshot` (exported by `take_snapshot`)."""
+    conn.commit()
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Snapshot ids are server-made ("00000003-0000801F-1"); checked all the same before quoting.
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    finally:
+        cursor.close()
 
 
 # How many transaction ids ago a row version's xmin was assigned, counted back from this
@@ -89,8 +111,9 @@ _WRAP = 2**31
 
 
 def _fence_conditions(fence: XidFence) -> list[sql.Composable]:
-    # `before` came from a snapshot taken just before this read, so its own age is small and exact;
-    # a version's xid8 is below `before` iff it is further back than `before` is.
+    # `before` came from this read's own snapshot, so its age is small and exact; a version's
+    # xid8 is below `before` iff it is further back than `before` is.
+    assert fence.before is not None, "the snapshot is taken before the query is built"
     ref = sql.SQL("pg_catalog.age({}::xid)").format(sql.Literal(str(fence.before & 0xFFFFFFFF)))
     conditions: list[sql.Composable] = [sql.SQL("{} > {}").format(_AGE, ref)]
     if fence.after is not None and fence.before - fence.after < _WRAP:

@@ -11,34 +11,51 @@ version, whatever the delta column holds and however late a transaction commits.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
-class XidFence:
-    """Committed row versions whose transaction id is in `[after, before)`; `after` None is unbounded."""
+class SnapshotFacts:
+    """The snapshot a fenced read ran in, reported by the source as the read starts.
+
+    `before` is its xmin (every transaction below it has finished), `xmax` the first id not yet
+    assigned, `running` how many transactions it lists as in progress; `captured_at` is the source
+    clock just after it was taken and `newest` the largest delta value it holds (when asked for).
+    """
 
     before: int
-    after: int | None = None
+    xmax: int
+    running: int
+    captured_at: dt.datetime
+    newest: Any = None
 
 
 @dataclass(frozen=True)
-class FenceCapture:
-    """What a source reports just before an incremental read: its snapshot and the clocks around it.
+class XidFence:
+    """Committed row versions whose transaction id is in `[after, before)`; `after` None is unbounded.
 
-    `oldest_start` is the start of the oldest other open transaction in the database (None when
-    there is none), trustworthy only when `sees_all_sessions`; `statement_at` was taken before the
-    snapshot and `captured_at` after it, both on the source's clock. `newest` is the largest delta
-    value visible in the snapshot (None when not asked for or the table holds none).
-    `utc_offset_seconds` is the source session's time-zone offset, for timestamps without a zone.
+    `before` None asks the source to read in a fresh snapshot and take its xmin, reporting the
+    snapshot to `on_snapshot` before the first batch.
     """
 
-    before: int  # pg_snapshot_xmin: every transaction below it has finished
-    xmax: int  # pg_snapshot_xmax: every transaction at or above it started after the snapshot
+    before: int | None = None
+    after: int | None = None
+    on_snapshot: Callable[[SnapshotFacts], None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What a source says about its open transactions, read BEFORE a fenced read's snapshot.
+
+    `oldest_start` is the start of the oldest other open transaction in the database (None when
+    there is none), trustworthy only when `sees_all_sessions`; `statement_at` is the source clock
+    when the list was read. `utc_offset_seconds` is the source session's time-zone offset, for
+    timestamps without a zone.
+    """
+
     statement_at: dt.datetime
-    captured_at: dt.datetime
     oldest_start: dt.datetime | None
     sees_all_sessions: bool
-    newest: Any = None
     utc_offset_seconds: int = 0

@@ -2,12 +2,12 @@
 
 Two kinds of window, both described in docs/incremental.md:
 
-- Fenced (PostgreSQL tables, 13+): a run reads the row versions committed by transactions with
-  ids in `[after, before)`, `before` being the xmin of a snapshot taken just before the read and
-  `after` the previous run's `before`. Every transaction below a snapshot's xmin has finished, so
-  consecutive runs read disjoint sets that together hold every committed version: no tie, late
-  commit or out-of-order sequence value is lost or read twice. The delta column only narrows the
-  scan (`delta >= lo OR delta IS NULL`), and `lo` must be low enough for every transaction the run
+- Fenced (PostgreSQL tables, 13+): a run reads, in one snapshot, the row versions committed by
+  transactions with ids in `[after, before)`, `before` being that snapshot's xmin and `after` the
+  previous run's `before`. Every transaction below a snapshot's xmin has finished, so consecutive
+  runs read disjoint sets that together hold every committed version: no tie, late commit,
+  savepoint or out-of-order sequence value is lost or read twice. The delta column only narrows
+  the scan (`delta >= lo OR delta IS NULL`), and `lo` must be low enough for every version the run
   admits: see `lower_bound`.
 - Value windows (BigQuery, views, older servers): `start <= delta < end` as in runs/window.py.
 
@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 from pydantic import BaseModel
 
-from headwater.domain.fence import FenceCapture, XidFence
+from headwater.domain.fence import SessionFacts, SnapshotFacts, XidFence
 from headwater.runs.window import DeltaKind, Window, as_column_value, decode, delta_kind, encode
 
 
@@ -32,37 +32,57 @@ from headwater.runs.window import DeltaKind, Window, as_column_value, decode, de
 class FencedSource(Protocol):
     """A connector that can fence incremental reads by transaction (PostgresConnector)."""
 
-    def capture_fence(self, auth: BaseModel, table: str, column: str, *, newest: bool) -> FenceCapture | None: ...
+    def fence_sessions(self, auth: BaseModel, table: str) -> SessionFacts | None: ...
 
 
 # Source-clock slack on the start-time bound: a backend publishes its transaction start in
 # pg_stat_activity a moment after taking it, and timestamps have microsecond resolution.
 BOUND_MARGIN = dt.timedelta(seconds=1)
-# Snapshots remembered for choosing `lo`. Only the oldest one still needed matters for correctness;
-# the others make `lo` tighter. Dropping one only ever picks an older one, or none (a full scan).
+# Snapshots remembered for choosing `lo`. Merging two only ever makes `lo` lower (a longer scan).
 MAX_MARKS = 24
 
 
 @dataclass(frozen=True)
 class Mark:
-    """What one run's snapshot proved, kept so a later run can bound its scan.
+    """What one run's snapshot proved, kept so later runs can bound their scans.
 
     Every transaction with an id >= `xmax` started at or after `bound` (it was open, and listed,
     when the sessions were read, or it started later); every delta value visible in the snapshot
-    was drawn before `at`, and the largest of them was `newest`.
+    was drawn before `at`, and the largest of them was `newest`. `lo` is where that run's scan
+    started (None: unbounded); `held` says the snapshot may have held committed transactions back
+    (ids between its xmin and xmax that it did not list as running).
     """
 
     xmax: int
     bound: dt.datetime
     at: dt.datetime
     newest: Any = None
+    lo: Any = None
+    held: bool = True
 
     def to_json(self) -> list[Any]:
-        return [self.xmax, encode(self.bound), encode(self.at), encode(self.newest)]
+        return [self.xmax, encode(self.bound), encode(self.at), encode(self.newest), encode(self.lo), self.held]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Mark:
-        return cls(int(raw[0]), decode(raw[1]), decode(raw[2]), decode(raw[3]))
+        return cls(int(raw[0]), decode(raw[1]), decode(raw[2]), decode(raw[3]), decode(raw[4]), bool(raw[5]))
+
+    def merge(self, later: Mark) -> Mark:
+        """One mark standing for two neighbours, weaker than either on every use (so always safe)."""
+        newest = None if self.newest is None or later.newest is None else min(self.newest, later.newest)
+        return Mark(
+            max(self.xmax, later.xmax),
+            min(self.bound, later.bound),
+            max(self.at, later.at),
+            newest,
+            _lowest(self.lo, later.lo),
+            self.held or later.held,
+        )
+
+
+def _lowest(a: Any, b: Any) -> Any:
+    """The lower of two scan starts, None being unbounded."""
+    return None if a is None or b is None else min(a, b)
 
 
 @dataclass(frozen=True)
@@ -91,78 +111,106 @@ class Cursor:
         )
 
 
-def start_bound(capture: FenceCapture, *, open_transaction_seconds: float) -> dt.datetime:
-    """No transaction the snapshot does not show as committed started before this instant.
+def start_bound(sessions: SessionFacts, *, open_transaction_seconds: float) -> dt.datetime:
+    """No transaction that a later snapshot shows as uncommitted started before this instant.
 
     The source lists the start of every open transaction only to a superuser or a member of
     pg_read_all_stats; otherwise no transaction is assumed to stay open longer than the setting.
     """
-    if capture.sees_all_sessions:
-        bound = capture.statement_at
-        if capture.oldest_start is not None and capture.oldest_start < bound:
-            bound = capture.oldest_start
+    if sessions.sees_all_sessions:
+        bound = sessions.statement_at
+        if sessions.oldest_start is not None and sessions.oldest_start < bound:
+            bound = sessions.oldest_start
     else:
-        bound = capture.statement_at - dt.timedelta(seconds=open_transaction_seconds)
+        bound = sessions.statement_at - dt.timedelta(seconds=open_transaction_seconds)
     return bound - BOUND_MARGIN
 
 
 def lower_bound(marks: tuple[Mark, ...], after: int, arrow_type: pa.DataType, utc_offset_seconds: int) -> Any:
-    """The smallest delta value a transaction with id >= `after` can have written (None: unknown).
+    """The smallest delta value a version this run admits (transaction id >= `after`) can hold.
 
     Such a transaction started at or after the bound of any mark with `xmax <= after`. A timestamp
     it stamps from the database clock (now(), clock_timestamp(), a default) is therefore >= that
     bound; a sequence value it draws is greater than every value visible in a snapshot captured
-    before that bound. Values the application writes itself, older than this, are backdated rows.
+    before that bound. A version may also carry the value of an older version no run read: an
+    update that left the delta column alone, committed but held back (id above xmin) when the
+    older version's own run read. Only a snapshot that held committed transactions back, with
+    `xmax > after`, can have hidden such an older version, and that run's scan started no higher
+    than its value. Values the application writes itself, older than all this, are backdated rows.
+    None: unknown, scan every value.
     """
     usable = [m for m in marks if m.xmax <= after]
     if not usable:
         return None
     bound = usable[-1].bound
+    lo: Any
     if delta_kind(arrow_type) is DeltaKind.MAX:
         earlier = [m for m in marks if m.at <= bound and m.newest is not None]
-        return earlier[-1].newest if earlier else None
-    if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
-        return bound
-    # Zone-less values may have been written as UTC or as the source's local time: take the earlier.
-    local = bound + dt.timedelta(seconds=utc_offset_seconds)
-    return min(as_column_value(bound, arrow_type), as_column_value(local.replace(tzinfo=dt.UTC), arrow_type))
+        lo = earlier[-1].newest if earlier else None
+    elif pa.types.is_timestamp(arrow_type) and arrow_type.tz:
+        lo = bound
+    else:
+        # Zone-less values may have been written as UTC or as the source's local time: take the earlier.
+        local = (bound + dt.timedelta(seconds=utc_offset_seconds)).replace(tzinfo=dt.UTC)
+        lo = min(as_column_value(bound, arrow_type), as_column_value(local, arrow_type))
+    for mark in marks:
+        if mark.held and mark.xmax > after:
+            lo = _lowest(lo, mark.lo)
+    return lo
 
 
 def _keep(marks: tuple[Mark, ...], after: int, arrow_type: pa.DataType) -> tuple[Mark, ...]:
-    """The marks later runs may still choose (their `after` only grows), at most MAX_MARKS of them."""
+    """The marks later runs may still use (their `after` only grows), merged down to MAX_MARKS."""
     usable = [i for i, m in enumerate(marks) if m.xmax <= after]
     first = usable[-1] if usable else 0
     if usable and delta_kind(arrow_type) is DeltaKind.MAX:
         bound = marks[first].bound
         earlier = [i for i, m in enumerate(marks) if m.at <= bound and m.newest is not None]
         first = min(first, earlier[-1]) if earlier else first
-    kept = marks[first:]
-    if len(kept) > MAX_MARKS:
-        kept = kept[:2] + kept[-(MAX_MARKS - 2) :]
-    return kept
+    kept = list(marks[first:])
+    while len(kept) > MAX_MARKS:
+        # Merging the two oldest loses precision where it matters least, never correctness.
+        kept[0:2] = [kept[0].merge(kept[1])]
+    return tuple(kept)
 
 
-def fenced_window(
+@dataclass(frozen=True)
+class FencedPlan:
+    """A fenced run before its read: the window to read, and what its cursor will be built from."""
+
+    window: Window
+    committed_marks: tuple[Mark, ...]
+    bound: dt.datetime
+
+    def cursor(self, snapshot: SnapshotFacts, arrow_type: pa.DataType) -> Cursor:
+        """The cursor to commit once the read has taken its snapshot."""
+        mark = Mark(
+            xmax=snapshot.xmax,
+            bound=self.bound,
+            at=snapshot.captured_at,
+            newest=snapshot.newest,
+            lo=self.window.start,
+            held=snapshot.xmax - snapshot.before > snapshot.running,
+        )
+        history = _keep((*self.committed_marks, mark), snapshot.before, arrow_type)
+        return Cursor(self.window.column, value=self.window.start, after=snapshot.before, marks=history)
+
+
+def plan_fenced(
     *,
     column: str,
     arrow_type: pa.DataType,
     committed: Cursor | None,
     first_start: Any,
-    capture: FenceCapture,
+    sessions: SessionFacts,
     open_transaction_seconds: float,
-) -> tuple[Window, Cursor]:
-    """This run's fenced window and the cursor to commit with its rows.
+) -> FencedPlan:
+    """This run's fenced window; its fence's `before` is left to the read's own snapshot.
 
     `first_start` is where a flow's first run starts (None: a backfill, which reads every row,
     NULL delta values included). A flow whose committed cursor predates fencing starts at its
     value; NULL rows, which such cursors never read, are read once now.
     """
-    mark = Mark(
-        xmax=capture.xmax,
-        bound=start_bound(capture, open_transaction_seconds=open_transaction_seconds),
-        at=capture.captured_at,
-        newest=capture.newest,
-    )
     marks: tuple[Mark, ...] = ()
     after: int | None = None
     if committed is None:
@@ -171,9 +219,7 @@ def fenced_window(
         lo, nulls = committed.value, True
     else:
         after, marks = committed.after, committed.marks
-        lo, nulls = lower_bound(marks, after, arrow_type, capture.utc_offset_seconds), True
-    fence = XidFence(before=capture.before, after=after)
-    window = Window(column, lo, None, nulls=nulls, fence=fence)
-    history = (*marks, mark)
-    cursor = Cursor(column, value=lo, after=capture.before, marks=_keep(history, capture.before, arrow_type))
-    return window, cursor
+        lo, nulls = lower_bound(marks, after, arrow_type, sessions.utc_offset_seconds), True
+    window = Window(column, lo, None, nulls=nulls, fence=XidFence(before=None, after=after))
+    bound = start_bound(sessions, open_transaction_seconds=open_transaction_seconds)
+    return FencedPlan(window=window, committed_marks=marks, bound=bound)

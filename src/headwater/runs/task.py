@@ -13,10 +13,11 @@ Exactly once, step by step:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.domain import DeltaWindow, ReadRequest
+from headwater.domain.fence import SnapshotFacts
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import ConfigError, NotFound
 from headwater.lake import CommitResult, Lake
 from headwater.mapping import compile_mapping
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
-from headwater.runs.cursor import Cursor, FencedSource, fenced_window
+from headwater.runs.cursor import Cursor, FencedPlan, FencedSource, plan_fenced
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
 from headwater.runs.partial import SetAside
@@ -39,6 +41,7 @@ from headwater.runs.window import (
     DeltaKind,
     Window,
     as_column_value,
+    decode,
     delta_kind,
     epoch_to_datetime,
     time_end,
@@ -116,6 +119,8 @@ class _Execution:
         self.stage = Stage.SOURCE
         self.doc = report.started(row.doc, now=now_ms(), attempt=row.attempt)
         self.window_notices: list[str] = []
+        self.fenced: FencedPlan | None = None  # set when this run reads a fenced window
+        self.snapshot: SnapshotFacts | None = None  # the fenced read's snapshot, once taken
         self.set_aside: SetAside | None = None  # rows this attempt could not carry (partial ingestion)
         self.counts: dict[str, int] = {}  # what this attempt read and wrote so far, for a failure's report
 
@@ -230,38 +235,51 @@ class _Execution:
             start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
             end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
             return Window(delta, start, end), None
-        stored, stored_cursor = self.row.doc.get("_window"), self.row.doc.get("_cursor")
-        if stored and stored_cursor and stored.get("column") == delta and stored_cursor.get("column") == delta:
-            # A retry reads the window the first attempt chose and commits the same cursor: the
-            # committed cursor cannot have moved, since nothing of that attempt was committed.
-            return Window.from_json(stored), stored_cursor
         raw = self.deps.lake.cursor(plan.ident, flow.id)
         committed = Cursor.from_json(raw) if raw and raw.get("column") == delta else None
         first_start = None
         if not schedule.backfill:
             first_start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
-        if isinstance(plan.connector, FencedSource):
-            capture = plan.connector.capture_fence(
-                plan.auth, plan.table, delta, newest=delta_kind(plan.delta_type) is DeltaKind.MAX
+        # A fenced window is chosen afresh by every attempt: its read takes its own snapshot, and
+        # the committed cursor it starts from cannot have moved, since no attempt of this run committed.
+        source = plan.connector
+        fenced = isinstance(source, FencedSource)
+        sessions = source.fence_sessions(plan.auth, plan.table) if isinstance(source, FencedSource) else None
+        if sessions is not None:
+            if not sessions.sees_all_sessions:
+                self.window_notices.append(_UNSEEN_SESSIONS.format(s=self.settings.open_transaction_seconds))
+            self.fenced = plan_fenced(
+                column=delta,
+                arrow_type=plan.delta_type,
+                committed=committed,
+                first_start=first_start,
+                sessions=sessions,
+                open_transaction_seconds=self.settings.open_transaction_seconds,
             )
-            if capture is not None:
-                if not capture.sees_all_sessions:
-                    self.window_notices.append(_UNSEEN_SESSIONS.format(s=self.settings.open_transaction_seconds))
-                window, cursor = fenced_window(
-                    column=delta,
-                    arrow_type=plan.delta_type,
-                    committed=committed,
-                    first_start=first_start,
-                    capture=capture,
-                    open_transaction_seconds=self.settings.open_transaction_seconds,
-                )
-                return window, cursor.to_json()
+            return self.fenced.window, None
+        if fenced:
             self.window_notices.append(_UNFENCED)
         start = committed.value if committed is not None else first_start
-        end = self._end(plan, start)
+        stored = self.row.doc.get("_window")
+        if stored and stored.get("column") == delta and stored.get("end") is not None and "fence" not in stored:
+            # A retry re-reads the same value window the first attempt chose.
+            end = decode(stored["end"])
+        else:
+            end = self._end(plan, start)
         # NULL delta values belong to no value window; the flow's first (backfill) run takes them.
         window = Window(delta, start, end, nulls=committed is None and start is None)
         return window, Cursor(delta, value=end if end is not None else start).to_json()
+
+    def _delta_window(self, window: Window | None) -> DeltaWindow | None:
+        if window is None:
+            return None
+        fence = window.fence
+        if fence is not None and fence.before is None:
+            fence = dataclasses.replace(fence, on_snapshot=self._took_snapshot)
+        return DeltaWindow(window.column, window.start, window.end, nulls=window.nulls, fence=fence)
+
+    def _took_snapshot(self, facts: SnapshotFacts) -> None:
+        self.snapshot = facts
 
     def _end(self, plan: FlowPlan, start: Any) -> Any:
         assert plan.delta_column is not None and plan.delta_type is not None
@@ -295,8 +313,6 @@ class _Execution:
                 return self._succeed(done, rows_in=done.rows, bytes_in=done.bytes)
         window, cursor = self._window(flow, plan)
         self.doc = report.with_window(self.doc, window, incremental=plan.incremental, now=now_ms())
-        if cursor is not None:
-            self.doc["_cursor"] = cursor
         self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
         if window is not None and (window.empty or (plan.incremental and window.end is None and window.fence is None)):
             log.info("run %s: empty window %s", self.row.id, window)
@@ -317,11 +333,11 @@ class _Execution:
         def on_progress(rows: int, nbytes: int) -> None:
             counts["bytes_out"] = nbytes
 
-        def stream() -> Iterator[pa.RecordBatch]:
+        def stream() -> Generator[pa.RecordBatch]:
             request = ReadRequest(
                 plan.table,
                 columns=plan.read_columns,
-                window=_delta_window(window),
+                window=self._delta_window(window),
                 row_filter=plan.row_filter,
                 parallelism=self.settings.read_parallelism,
                 notify=notices.append,
@@ -347,16 +363,31 @@ class _Execution:
                 publish(force=counts["batches"] == 1)
                 yield out
 
-        self.stage = Stage.PROCESS
-        result = lake.write_run(
-            plan.ident,
-            run_id=self.row.id,
-            flow_id=flow.id,
-            batches=stream(),
-            cursor=cursor,
-            on_progress=on_progress,
-            replace=(flow.doc.get("options") or {}).get("writeMode") == "replace",
-        )
+        batches = stream()
+        try:
+            # A fenced read takes its snapshot before its first batch, and the cursor comes from it.
+            first = next(batches, None)
+            if self.fenced is not None:
+                assert self.snapshot is not None and plan.delta_type is not None
+                cursor = self.fenced.cursor(self.snapshot, plan.delta_type).to_json()
+
+            def chained() -> Iterator[pa.RecordBatch]:
+                if first is not None:
+                    yield first
+                    yield from batches
+
+            self.stage = Stage.PROCESS
+            result = lake.write_run(
+                plan.ident,
+                run_id=self.row.id,
+                flow_id=flow.id,
+                batches=chained(),
+                cursor=cursor,
+                on_progress=on_progress,
+                replace=(flow.doc.get("options") or {}).get("writeMode") == "replace",
+            )
+        finally:
+            batches.close()  # a read left open holds its connection, and a fenced one its snapshot
         heartbeat.check()
         if result.already_committed:
             return self._succeed(result, rows_in=result.rows, bytes_in=result.bytes)
@@ -388,9 +419,3 @@ _UNFENCED = (
     "Incremental read by delta value only (a view, a foreign table or PostgreSQL before 13): rows that "
     "commit later than HEADWATER_RUN_SAFETY_LAG_SECONDS after their delta value was taken can be missed."
 )
-
-
-def _delta_window(window: Window | None) -> DeltaWindow | None:
-    if window is None:
-        return None
-    return DeltaWindow(window.column, window.start, window.end, nulls=window.nulls, fence=window.fence)

@@ -152,7 +152,7 @@ class Window:
             decode(raw.get("start")),
             decode(raw.get("end")),
             nulls=bool(raw.get("nulls")),
-            fence=XidFence(before=int(fence["before"]), after=fence.get("after")) if fence else None,
+            fence=XidFence(before=fence.get("before"), after=fence.get("after")) if fence else None,
         )
 
 
