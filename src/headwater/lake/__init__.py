@@ -16,6 +16,8 @@ first use (impossible offline), so read the current snapshot's Parquet files ins
 With network access, `INSTALL iceberg; SELECT * FROM iceberg_scan('<metadata location>')` works too.
 """
 
-from headwater.lake._lake import CURSOR, FLOW_ID, RUN_ID, CommitResult, DatasetIdent, Lake, namespace_for
+from headwater.lake._catalog import DatasetIdent, namespace_for
+from headwater.lake._history import CURSOR, FLOW_ID, RUN_ID, CommitResult
+from headwater.lake._lake import Lake
 
 __all__ = ["CURSOR", "FLOW_ID", "RUN_ID", "CommitResult", "DatasetIdent", "Lake", "namespace_for"]

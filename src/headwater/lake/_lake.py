@@ -18,33 +18,39 @@ Expiring snapshots would forget run ids: Headwater never expires snapshots on it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
     NoSuchTableError,
     TableAlreadyExistsError,
 )
-from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from headwater.domain.far_dates import python_safe
 from headwater.errors import ConfigError, NotFound, TransientError
+from headwater.lake._catalog import (
+    DatasetIdent,
+    fs_path,
+    local_path,
+    open_catalog,
+    sql_catalog_url,
+    table_id,
+    warehouse_uri,
+)
+from headwater.lake._history import CURSOR, FLOW_ID, RUN_ID, CommitResult, cursor_of, find_run, history, result_of
 from headwater.lake._schema import Conformer, file_schema, normalize_for_create
 from headwater.lake._stats import data_file
 from headwater.lake._writer import (
@@ -62,10 +68,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUN_ID = "headwater.run-id"
-FLOW_ID = "headwater.flow-id"
-CURSOR = "headwater.cursor"
-
 # pyiceberg (0.10+) retries a failed commit by rebasing the snapshot onto the new head by itself. That
 # would skip our run-id re-check and let two writers of one run both commit, so it is turned off and
 # `Lake._commit` retries instead, re-checking the history first.
@@ -79,46 +81,6 @@ _TABLE_PROPERTIES = {
     **_NO_AUTO_RETRY,
 }
 _COMMIT_ATTEMPTS = 20
-
-
-class DatasetIdent(NamedTuple):
-    """Where a dataset lives: an Iceberg namespace (one per org and sandbox) and the dataset id."""
-
-    namespace: str
-    dataset_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CommitResult:
-    """What one run committed: read back from its snapshot, so a retry reports the same figures."""
-
-    rows: int
-    bytes: int
-    files: int
-    snapshot_id: int
-    already_committed: bool
-    cursor: dict[str, Any] | None
-
-
-def namespace_for(org: str, sandbox: str) -> str:
-    """A catalog-safe namespace for an (org, sandbox); the hash keeps distinct pairs distinct."""
-    digest = hashlib.sha256(f"{org}\x00{sandbox}".encode()).hexdigest()[:8]
-    clean = re.sub(r"[^a-z0-9]+", "_", f"{org}__{sandbox}".lower()).strip("_")[:80]
-    return f"{clean}_{digest}"
-
-
-def _catalog_url(url: str) -> str:
-    # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _warehouse_uri(warehouse: str) -> str:
-    if "://" in warehouse:
-        return warehouse.rstrip("/")
-    return Path(warehouse).resolve().as_uri()
 
 
 class Lake:
@@ -140,14 +102,14 @@ class Lake:
         row_group_rows: int = ROW_GROUP_ROWS,
         row_group_bytes: int = ROW_GROUP_BYTES,
     ) -> None:
-        self.warehouse = _warehouse_uri(warehouse)
+        self.warehouse = warehouse_uri(warehouse)
         if self.warehouse.startswith("file://"):
             Path(urlparse(self.warehouse).path).mkdir(parents=True, exist_ok=True)
         self._target_file_bytes = target_file_bytes
         self._row_group_rows = row_group_rows
         self._row_group_bytes = row_group_bytes
-        properties = {"uri": _catalog_url(catalog_url), "warehouse": self.warehouse, **(io_properties or {})}
-        self.catalog = _open_catalog(properties)
+        properties = {"uri": sql_catalog_url(catalog_url), "warehouse": self.warehouse, **(io_properties or {})}
+        self.catalog = open_catalog(properties)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
@@ -169,7 +131,7 @@ class Lake:
         normalized = normalize_for_create(schema)
         self._ensure_namespace(ident.namespace)
         try:
-            self.catalog.create_table(_tid(ident), schema=normalized, properties=_TABLE_PROPERTIES)
+            self.catalog.create_table(table_id(ident), schema=normalized, properties=_TABLE_PROPERTIES)
         except TableAlreadyExistsError as exc:
             if exist_ok:
                 return
@@ -192,7 +154,7 @@ class Lake:
         """Drop the table and delete its files (data, metadata and orphans)."""
         table = self._load(ident)
         location = table.location()
-        self.catalog.purge_table(_tid(ident))
+        self.catalog.purge_table(table_id(ident))
         try:
             fs, path = pafs.FileSystem.from_uri(location)
             fs.delete_dir(path)
@@ -200,7 +162,7 @@ class Lake:
             log.info("nothing left to delete under %s", location)
 
     def exists(self, ident: DatasetIdent) -> bool:
-        return bool(self.catalog.table_exists(_tid(ident)))
+        return bool(self.catalog.table_exists(table_id(ident)))
 
     def schema(self, ident: DatasetIdent) -> pa.Schema:
         """The dataset's Arrow schema as readers see it (Iceberg types: int16 reads back as int32)."""
@@ -230,7 +192,7 @@ class Lake:
         run is safe: the run id is checked first).
         """
         table = self._load(ident)
-        found = _find_run(table, run_id)
+        found = find_run(table, run_id)
         if found is not None:
             return found
         if table.properties.get("commit.retry.num-retries") != "0":  # a table created elsewhere
@@ -274,7 +236,7 @@ class Lake:
         replace: bool = False,
     ) -> CommitResult:
         for attempt in range(_COMMIT_ATTEMPTS):
-            found = _find_run(table, run_id)
+            found = find_run(table, run_id)
             if found is not None:
                 # Someone committed this run while we wrote: our files were never referenced.
                 delete_files(table.io, paths)
@@ -305,7 +267,7 @@ class Lake:
                 continue
             snapshot = committed.current_snapshot()
             assert snapshot is not None
-            return _result(snapshot, already_committed=False)
+            return result_of(snapshot, already_committed=False)
         delete_files(table.io, paths)
         raise TransientError(f"Could not commit run {run_id}: the dataset kept changing; retry the run.")
 
@@ -313,14 +275,14 @@ class Lake:
 
     def committed_run(self, ident: DatasetIdent, run_id: str) -> CommitResult | None:
         """The result of `run_id` if a snapshot in the table history carries it."""
-        return _find_run(self._load(ident), run_id)
+        return find_run(self._load(ident), run_id)
 
     def cursor(self, ident: DatasetIdent, flow_id: str) -> dict[str, Any] | None:
         """The cursor of the latest snapshot committed by `flow_id` (None if none or it had none)."""
         table = self._load(ident)
-        for snapshot in _history(table):
+        for snapshot in history(table):
             if snapshot.summary is not None and snapshot.summary[FLOW_ID] == flow_id:
-                return _cursor_of(snapshot)
+                return cursor_of(snapshot)
         return None
 
     def preview(self, ident: DatasetIdent, limit: int = 100) -> pa.Table:
@@ -340,7 +302,7 @@ class Lake:
     def data_files(self, ident: DatasetIdent) -> list[str]:
         """Data files of the current snapshot; local ones as plain paths, for DuckDB's read_parquet."""
         table = self._load(ident)
-        return [_local_path(task.file.file_path) for task in table.scan().plan_files()]
+        return [local_path(task.file.file_path) for task in table.scan().plan_files()]
 
     def remove_orphans(self, ident: DatasetIdent, *, older_than: timedelta = timedelta(days=1)) -> list[str]:
         """Delete data files no snapshot references and last modified before `older_than` ago.
@@ -349,7 +311,7 @@ class Lake:
         """
         table = self._load(ident)
         referenced = {
-            _fs_path(entry.data_file.file_path)
+            fs_path(entry.data_file.file_path)
             for snapshot in table.metadata.snapshots
             for manifest in snapshot.manifests(table.io)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False)
@@ -370,69 +332,8 @@ class Lake:
 
     def _load(self, ident: DatasetIdent) -> Table:
         try:
-            return self.catalog.load_table(_tid(ident))
+            return self.catalog.load_table(table_id(ident))
         except NoSuchTableError as exc:
             raise NotFound("dataSet", ident.dataset_id) from exc
         except OperationalError as exc:
             raise TransientError(f"Catalog database unavailable: {exc}") from exc
-
-
-def _open_catalog(properties: dict[str, str]) -> SqlCatalog:
-    # Two processes starting together may both try to create pyiceberg's tables; the loser retries.
-    for attempt in range(3):
-        try:
-            return SqlCatalog("headwater", **properties)
-        except Exception:
-            if attempt == 2:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _tid(ident: DatasetIdent) -> tuple[str, str]:
-    return (ident.namespace, ident.dataset_id)
-
-
-def _history(table: Table) -> Iterator[Snapshot]:
-    return iter(ancestors_of(table.current_snapshot(), table.metadata))
-
-
-def _find_run(table: Table, run_id: str) -> CommitResult | None:
-    for snapshot in _history(table):
-        if snapshot.summary is not None and snapshot.summary[RUN_ID] == run_id:
-            return _result(snapshot, already_committed=True)
-    return None
-
-
-def _result(snapshot: Snapshot, *, already_committed: bool) -> CommitResult:
-    summary = snapshot.summary
-    assert summary is not None
-
-    def number(key: str) -> int:
-        return int(summary[key] or 0)
-
-    return CommitResult(
-        rows=number("added-records"),
-        bytes=number("added-files-size"),
-        files=number("added-data-files"),
-        snapshot_id=snapshot.snapshot_id,
-        already_committed=already_committed,
-        cursor=_cursor_of(snapshot),
-    )
-
-
-def _cursor_of(snapshot: Snapshot) -> dict[str, Any] | None:
-    raw = snapshot.summary[CURSOR] if snapshot.summary is not None else None
-    return json.loads(raw) if raw else None
-
-
-def _local_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    return parsed.path if parsed.scheme == "file" else uri
-
-
-def _fs_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return parsed.path
-    return f"{parsed.netloc}{parsed.path}"
