@@ -35,10 +35,15 @@ class Bound:
     op: str  # ">=" or "<"
     literal: str  # the GoogleSQL literal, for the Storage Read API
     value: Any  # the Python value, for the client-side filter of the REST fallback
+    or_null: bool = False  # a NULL value passes too (a backfill window takes NULL delta values)
 
 
 def row_restriction(bounds: list[Bound]) -> str:
-    return " AND ".join(f"{quote_identifier(b.column)} {b.op} {b.literal}" for b in bounds)
+    def one(b: Bound) -> str:
+        test = f"{quote_identifier(b.column)} {b.op} {b.literal}"
+        return f"({test} OR {quote_identifier(b.column)} IS NULL)" if b.or_null else test
+
+    return " AND ".join(one(b) for b in bounds)
 
 
 def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
@@ -115,6 +120,8 @@ def _window_mask(batch: pa.RecordBatch, bounds: list[Bound]) -> pa.Array | None:
         column = batch.column(batch.schema.get_field_index(bound.column))
         value = pa.scalar(bound.value, type=column.type)
         test = pc.greater_equal(column, value) if bound.op == ">=" else pc.less(column, value)
+        if bound.or_null:
+            test = pc.or_kleene(test, pc.is_null(column))
         mask = test if mask is None else pc.and_kleene(mask, test)
     return mask
 

@@ -400,13 +400,14 @@ def _selected(schema: TableSchema, request: ReadRequest) -> list[str]:
 def _bounds(fields: list[SchemaField], request: ReadRequest) -> list[Bound]:
     """The delta window and the key range as typed comparisons (start <= col < end)."""
     by_name = {f.name: f for f in fields}
-    pairs: list[tuple[str, Any, Any]] = []
+    pairs: list[tuple[str, Any, Any, bool]] = []
     if request.window is not None:
-        pairs.append((request.window.column, request.window.start, request.window.end))
+        window = request.window
+        pairs.append((window.column, window.start, window.end, window.nulls))
     if request.partition is not None:
-        pairs.append((request.partition.column, request.partition.lower, request.partition.upper))
+        pairs.append((request.partition.column, request.partition.lower, request.partition.upper, False))
     bounds: list[Bound] = []
-    for column, low, high in pairs:
+    for column, low, high, or_null in pairs:
         field = by_name.get(column)
         if field is None:
             raise ConfigError(f"The delta column {column!r} is not a column of {request.table!r}.")
@@ -417,7 +418,7 @@ def _bounds(fields: list[SchemaField], request: ReadRequest) -> list[Bound]:
             if raw is None:
                 continue
             value = cursor_value(kind, raw, column)
-            bounds.append(Bound(column=column, op=op, literal=sql_literal(kind, value), value=value))
+            bounds.append(Bound(column=column, op=op, literal=sql_literal(kind, value), value=value, or_null=or_null))
     return bounds
 
 
