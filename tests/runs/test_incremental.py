@@ -428,3 +428,42 @@ def assert_exactly_once_allowing_updates(svc: Services, flow_id: str, expected: 
     copies = Counter((r["id"], r["note"], r["ts"]) for r in rows)
     twice = [k for k, n in copies.items() if n > 1]
     assert not twice, f"the same version landed twice: {twice[:10]}"
+
+
+def test_partitioned_fenced_reads_share_one_snapshot(run_services: Services, source_db: SourceDb, events: str) -> None:
+    """Every key range reads in the snapshot the fence reported: rows committed meanwhile wait for the next run."""
+    from headwater.connectors.postgres import PostgresConnector
+    from headwater.domain import DeltaWindow, ReadRequest
+    from headwater.domain.fence import XidFence
+
+    with source_db.connect() as conn:
+        conn.execute("INSERT INTO events (note) SELECT 'a' FROM generate_series(1, 4000)")
+        conn.execute("ANALYZE events")
+        wait_settled(conn)
+    connector = PostgresConnector(run_services.settings)
+    seen: list[SnapshotFacts] = []
+    fence = XidFence(on_snapshot=seen.append)
+    request = ReadRequest(
+        events,
+        columns=("id",),
+        window=DeltaWindow("id", nulls=True, fence=fence),
+        parallelism=2,
+        options={"min_partition_rows": 500},
+    )
+    auth = connector.spec.auth_method("Basic Authentication").parse(
+        {
+            "server": "127.0.0.1",
+            "port": "5432",
+            "database": source_db.name,
+            "username": "postgres",
+            "password": "unused-with-trust",
+            "sslMode": "Disable",
+        }
+    )
+    batches = connector.read(auth, request)
+    got = [r for b in [next(batches)] for r in b.column("id").to_pylist()]
+    with source_db.connect() as conn:  # committed after the snapshot: not in this read
+        conn.execute("INSERT INTO events (note) SELECT 'late' FROM generate_series(1, 100)")
+    got += [r for b in batches for r in b.column("id").to_pylist()]
+    assert len(seen) == 1 and seen[0].before <= seen[0].xmax
+    assert sorted(got) == list(range(1, 4001))

@@ -7,6 +7,9 @@ bounded by the driver's batch size hint, not the table size.
 Parallel reads split a table on its integer primary key into key ranges, each read in its own
 short transaction on its own connection (no exported snapshot): the source's vacuum is never held
 back for a whole copy, at the price that a row changed mid-read is seen old or new per range.
+Fenced incremental reads are the exception: every range reads in the one snapshot whose xmin
+bounds the window (exported by the catalog connection, which stays open for the read), since
+the cursor they commit is only exact for rows read in that snapshot (docs/incremental.md).
 Type rules, path grammar and measured figures: docs/types.md (PostgreSQL).
 """
 
