@@ -467,3 +467,27 @@ def test_partitioned_fenced_reads_share_one_snapshot(run_services: Services, sou
     got += [r for b in batches for r in b.column("id").to_pylist()]
     assert len(seen) == 1 and seen[0].before <= seen[0].xmax
     assert sorted(got) == list(range(1, 4001))
+
+
+def test_rows_committed_above_an_open_transaction_land_now_and_once(
+    run_services: Services, make_deps: MakeDeps, source_db: SourceDb, events: str
+) -> None:
+    """An open writer holds the horizon; rows committed after it began are read from the band, then never again."""
+    flow = create_flow(run_services, source_db=source_db.name, table=events, delta="id")
+    deps = make_deps()
+    with source_db.connect() as conn, source_db.connect() as holder:
+        conn.execute("INSERT INTO events (note) SELECT 'a' FROM generate_series(1, 5)")
+        wait_settled(conn)
+        for _ in range(3):  # marks old enough that the scan gets a lower bound (the band needs one)
+            run_once(deps, flow.id)
+            time.sleep(1.3)
+        holder.execute("BEGIN")
+        holder.execute("INSERT INTO events (id, note) VALUES (100, 'holder')")
+        conn.execute("INSERT INTO events (note) SELECT 'b' FROM generate_series(1, 3)")  # ids 6..8
+        row = run_once(deps, flow.id)
+        assert set(landed(run_services, flow.id)) == set(range(1, 9)), row.doc["_window"]
+        run_once(deps, flow.id)
+        holder.execute("COMMIT")
+        wait_settled(conn)
+        run_once(deps, flow.id)
+    assert_exactly_once(run_services, flow.id, set(range(1, 9)) | {100})

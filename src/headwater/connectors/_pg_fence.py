@@ -87,6 +87,40 @@ def take_snapshot(
     return facts, str(exported)
 
 
+# Above this many distinct transactions the band is left for a later run (the cursor carries the
+# ids read, and an Iceberg snapshot summary should stay small); the fence stays exact either way.
+MAX_BAND = 1000
+
+
+def band_ids(conn: psycopg.Connection[Any], *, schema: str, table: str, window: DeltaWindow) -> tuple[int, ...] | None:
+    """The committed transactions at or above the snapshot's xmin whose rows this window reads.
+
+    Run in the read's own snapshot, so it names exactly the band the read takes. None when the scan
+    has no lower bound (a full scan to list them would double the cost) or they are too many.
+    """
+    fence = window.fence
+    assert fence is not None and fence.before is not None
+    if window.start is None:
+        return None
+    band = DeltaWindow(window.column, window.start, None, nulls=window.nulls, fence=_band_only(fence))
+    where = sql.SQL(" AND ").join(window_conditions(band, sql.Literal))
+    ref = sql.SQL("pg_catalog.age({}::xid)").format(sql.Literal(str(fence.before & 0xFFFFFFFF)))
+    query = sql.SQL("SELECT DISTINCT {a} - {r}, {r} FROM {s}.{t} WHERE {w} LIMIT {n}").format(
+        a=_AGE, r=ref, s=sql.Identifier(schema), t=sql.Identifier(table), w=where, n=sql.Literal(MAX_BAND + 1)
+    )
+    rows = conn.execute(query).fetchall()
+    if len(rows) > MAX_BAND:
+        return None
+    # A row `offset` further back than `before` has xid8 `before - offset` (offset <= 0 in the band).
+    return tuple(sorted(fence.before - int(offset) for offset, _ in rows))
+
+
+def _band_only(fence: XidFence) -> XidFence:
+    """The part of a fence at or above its `before`, minus what earlier runs read."""
+    assert fence.before is not None
+    return XidFence(before=fence.before, after=fence.before, band=True, exclude=fence.exclude)
+
+
 def import_snapshot(conn: Any, snapshot: str) -> None:
     """Make an ADBC connection's next transaction read in `snapshot` (exported by `take_snapshot`)."""
     conn.commit()
@@ -115,10 +149,16 @@ def _fence_conditions(fence: XidFence) -> list[sql.Composable]:
     # xid8 is below `before` iff it is further back than `before` is.
     assert fence.before is not None, "the snapshot is taken before the query is built"
     ref = sql.SQL("pg_catalog.age({}::xid)").format(sql.Literal(str(fence.before & 0xFFFFFFFF)))
-    conditions: list[sql.Composable] = [sql.SQL("{} > {}").format(_AGE, ref)]
+    conditions: list[sql.Composable] = []
+    if not fence.band:
+        conditions.append(sql.SQL("{} > {}").format(_AGE, ref))
     if fence.after is not None and fence.before - fence.after < _WRAP:
         span = sql.Literal(fence.before - fence.after)
         conditions.append(sql.SQL("{} <= {} + {}").format(_AGE, ref, span))
+    if fence.exclude:
+        # Each id as its distance below `before`, in the same arithmetic as the row's.
+        offsets = sql.SQL(", ").join(sql.Literal(fence.before - x) for x in fence.exclude)
+        conditions.append(sql.SQL("{} - {} <> ALL(ARRAY[{}]::int8[])").format(_AGE, ref, offsets))
     return conditions
 
 

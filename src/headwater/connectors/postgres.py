@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from headwater.connectors._parallel import read_in_parallel
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
 from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain, scrub_environment
-from headwater.connectors._pg_fence import import_snapshot, take_snapshot
+from headwater.connectors._pg_fence import band_ids, import_snapshot, take_snapshot
 from headwater.connectors._pg_fence import sessions as fence_sessions
 from headwater.connectors._pg_sql import (
     DESCRIBE_COLUMNS,
@@ -346,9 +346,13 @@ def _fenced(
     kind = column.kind.arrow_type
     newest = not (pa.types.is_timestamp(kind) or pa.types.is_date(kind))
     facts, snapshot = take_snapshot(conn, schema=table.schema, table=table.name, column=column.name, newest=newest)
-    if window.fence.on_snapshot is not None:
-        window.fence.on_snapshot(facts)
-    return dataclasses.replace(window, fence=dataclasses.replace(window.fence, before=facts.before)), snapshot
+    fence = dataclasses.replace(window.fence, before=facts.before)
+    band = band_ids(conn, schema=table.schema, table=table.name, window=dataclasses.replace(window, fence=fence))
+    if band is not None:
+        fence = dataclasses.replace(fence, band=True)
+    if fence.on_snapshot is not None:
+        fence.on_snapshot(dataclasses.replace(facts, band=band))
+    return dataclasses.replace(window, fence=fence), snapshot
 
 
 def found_column(table: _Table, name: str) -> _Column | None:

@@ -30,11 +30,15 @@ class SnapshotFacts:
     running: int
     captured_at: dt.datetime
     newest: Any = None
+    # Ids at or above `before` whose rows this read took (the committed "band" above the horizon);
+    # None when it left the band for a later run.
+    band: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class XidFence:
-    """Committed row versions whose transaction id is in `[after, before)`; `after` None is unbounded.
+    """Committed row versions whose transaction id is in `[after, before)` (or `>= after` with `band`),
+    minus `exclude`; `after` None is unbounded.
 
     `before` None asks the source to read in a fresh snapshot and take its xmin, reporting the
     snapshot to `on_snapshot` before the first batch.
@@ -42,6 +46,10 @@ class XidFence:
 
     before: int | None = None
     after: int | None = None
+    # Also committed versions at or above `before`, visible in the read's snapshot (set by the source).
+    band: bool = False
+    # Transaction ids already read by an earlier run's band: never again.
+    exclude: tuple[int, ...] = ()
     on_snapshot: Callable[[SnapshotFacts], None] | None = field(default=None, compare=False, repr=False)
 
 

@@ -6,9 +6,10 @@ Two kinds of window, both described in docs/incremental.md:
   transactions with ids in `[after, before)`, `before` being that snapshot's xmin and `after` the
   previous run's `before`. Every transaction below a snapshot's xmin has finished, so consecutive
   runs read disjoint sets that together hold every committed version: no tie, late commit,
-  savepoint or out-of-order sequence value is lost or read twice. The delta column only narrows
-  the scan (`delta >= lo OR delta IS NULL`), and `lo` must be low enough for every version the run
-  admits: see `lower_bound`.
+  savepoint or out-of-order sequence value is lost or read twice. The committed transactions at
+  or above `before` (the band) are read too when few enough, and their ids kept in the cursor so
+  no later run reads them again. The delta column only narrows the scan (`delta >= lo OR delta IS
+  NULL`), and `lo` must be low enough for every version the run admits: see `lower_bound`.
 - Value windows (BigQuery, views, older servers): `start <= delta < end` as in runs/window.py.
 
 The cursor is JSON inside the Iceberg snapshot that holds the run's rows, so it advances exactly
@@ -93,11 +94,13 @@ class Cursor:
     value: Any = None
     after: int | None = None
     marks: tuple[Mark, ...] = ()
+    band: tuple[int, ...] = ()  # ids at or above `after` whose rows were already read
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"column": self.column, "value": encode(self.value)}
         if self.after is not None:
-            out["fence"] = {"after": self.after, "marks": [m.to_json() for m in self.marks]}
+            marks = [m.to_json() for m in self.marks]
+            out["fence"] = {"after": self.after, "marks": marks, "band": list(self.band)}
         return out
 
     @classmethod
@@ -108,6 +111,7 @@ class Cursor:
             value=decode(raw.get("value")),
             after=int(fence["after"]) if "after" in fence else None,
             marks=tuple(Mark.from_json(m) for m in fence.get("marks", ())),
+            band=tuple(int(x) for x in fence.get("band", ())),
         )
 
 
@@ -184,16 +188,22 @@ class FencedPlan:
 
     def cursor(self, snapshot: SnapshotFacts, arrow_type: pa.DataType) -> Cursor:
         """The cursor to commit once the read has taken its snapshot."""
+        # Committed versions above the horizon were either read now (the band) or left for later;
+        # only the latter can hide a replaced version from this run (see lower_bound).
+        held = snapshot.band is None and snapshot.xmax - snapshot.before > snapshot.running
         mark = Mark(
             xmax=snapshot.xmax,
             bound=self.bound,
             at=snapshot.captured_at,
             newest=snapshot.newest,
             lo=self.window.start,
-            held=snapshot.xmax - snapshot.before > snapshot.running,
+            held=held,
         )
         history = _keep((*self.committed_marks, mark), snapshot.before, arrow_type)
-        return Cursor(self.window.column, value=self.window.start, after=snapshot.before, marks=history)
+        fence = self.window.fence
+        earlier = fence.exclude if fence is not None else ()
+        band = tuple(sorted({x for x in (*earlier, *(snapshot.band or ())) if x >= snapshot.before}))
+        return Cursor(self.window.column, value=self.window.start, after=snapshot.before, marks=history, band=band)
 
 
 def plan_fenced(
@@ -213,13 +223,14 @@ def plan_fenced(
     """
     marks: tuple[Mark, ...] = ()
     after: int | None = None
+    exclude: tuple[int, ...] = ()
     if committed is None:
         lo, nulls = first_start, first_start is None
     elif committed.after is None:
         lo, nulls = committed.value, True
     else:
-        after, marks = committed.after, committed.marks
+        after, marks, exclude = committed.after, committed.marks, committed.band
         lo, nulls = lower_bound(marks, after, arrow_type, sessions.utc_offset_seconds), True
-    window = Window(column, lo, None, nulls=nulls, fence=XidFence(before=None, after=after))
+    window = Window(column, lo, None, nulls=nulls, fence=XidFence(before=None, after=after, exclude=exclude))
     bound = start_bound(sessions, open_transaction_seconds=open_transaction_seconds)
     return FencedPlan(window=window, committed_marks=marks, bound=bound)

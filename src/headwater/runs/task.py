@@ -14,7 +14,6 @@ Exactly once, step by step:
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import threading
 from collections.abc import Generator, Iterator
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.domain import DeltaWindow, ReadRequest
 from headwater.domain.fence import SnapshotFacts
@@ -32,19 +30,14 @@ from headwater.lake import CommitResult, Lake
 from headwater.mapping import compile_mapping
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
-from headwater.runs.cursor import Cursor, FencedPlan, FencedSource, plan_fenced
+from headwater.runs.cursor import FencedPlan
+from headwater.runs.incremental import choose_window
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
 from headwater.runs.partial import SetAside
 from headwater.runs.plan import CompiledMappingLike, FlowPlan, MappingCompiler, build_plan, parse_flow
 from headwater.runs.window import (
-    DeltaKind,
     Window,
-    as_column_value,
-    decode,
-    delta_kind,
-    epoch_to_datetime,
-    time_end,
 )
 from headwater.settings import RunSettings
 from headwater.store import Record, Store, now_ms
@@ -223,52 +216,16 @@ class _Execution:
 
     def _window(self, flow: Record, plan: FlowPlan) -> tuple[Window | None, dict[str, Any] | None]:
         """The rows this run reads, and the cursor it commits with them (docs/incremental.md)."""
-        params = self.row.doc.get("params") or {}
-        delta, schedule = plan.delta_column, plan.definition.schedule
-        if delta is None or plan.delta_type is None:
-            return None, None
-        if not plan.incremental or schedule is None:
-            # An on-demand run of a one-time flow reads the window its caller named and moves no cursor.
-            ws, we = params.get("windowStartTime"), params.get("windowEndTime")
-            if ws is None and we is None:
-                return None, None
-            start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
-            end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
-            return Window(delta, start, end), None
-        raw = self.deps.lake.cursor(plan.ident, flow.id)
-        committed = Cursor.from_json(raw) if raw and raw.get("column") == delta else None
-        first_start = None
-        if not schedule.backfill:
-            first_start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
-        # A fenced window is chosen afresh by every attempt: its read takes its own snapshot, and
-        # the committed cursor it starts from cannot have moved, since no attempt of this run committed.
-        source = plan.connector
-        fenced = isinstance(source, FencedSource)
-        sessions = source.fence_sessions(plan.auth, plan.table) if isinstance(source, FencedSource) else None
-        if sessions is not None:
-            if not sessions.sees_all_sessions:
-                self.window_notices.append(_UNSEEN_SESSIONS.format(s=self.settings.open_transaction_seconds))
-            self.fenced = plan_fenced(
-                column=delta,
-                arrow_type=plan.delta_type,
-                committed=committed,
-                first_start=first_start,
-                sessions=sessions,
-                open_transaction_seconds=self.settings.open_transaction_seconds,
-            )
-            return self.fenced.window, None
-        if fenced:
-            self.window_notices.append(_UNFENCED)
-        start = committed.value if committed is not None else first_start
-        stored = self.row.doc.get("_window")
-        if stored and stored.get("column") == delta and stored.get("end") is not None and "fence" not in stored:
-            # A retry re-reads the same value window the first attempt chose.
-            end = decode(stored["end"])
-        else:
-            end = self._end(plan, start)
-        # NULL delta values belong to no value window; the flow's first (backfill) run takes them.
-        window = Window(delta, start, end, nulls=committed is None and start is None)
-        return window, Cursor(delta, value=end if end is not None else start).to_json()
+        chosen = choose_window(
+            plan,
+            committed=lambda: self.deps.lake.cursor(plan.ident, flow.id),
+            doc=self.row.doc,
+            scheduled_at=self.row.scheduled_at,
+            settings=self.settings,
+        )
+        self.fenced = chosen.fenced
+        self.window_notices.extend(chosen.notices)
+        return chosen.window, chosen.cursor
 
     def _delta_window(self, window: Window | None) -> DeltaWindow | None:
         if window is None:
@@ -280,25 +237,6 @@ class _Execution:
 
     def _took_snapshot(self, facts: SnapshotFacts) -> None:
         self.snapshot = facts
-
-    def _end(self, plan: FlowPlan, start: Any) -> Any:
-        assert plan.delta_column is not None and plan.delta_type is not None
-        kind = delta_kind(plan.delta_type)
-        now = dt.datetime.now(dt.UTC)
-        if kind in (DeltaKind.TIME, DeltaKind.DATE):
-            scheduled = dt.datetime.fromtimestamp(self.row.scheduled_at / 1000, tz=dt.UTC)
-            return time_end(
-                scheduled=scheduled, now=now, lag_seconds=self.settings.safety_lag_seconds, arrow_type=plan.delta_type
-            )
-        # Bounded by the newest value present now, exclusive: rows with that value wait a run.
-        delta = plan.delta_column
-        request = ReadRequest(plan.table, columns=(delta,), window=DeltaWindow(delta, start, None))
-        newest = None
-        for batch in plan.connector.read(plan.auth, request):
-            value = pc.max(batch.column(0)).as_py()
-            if value is not None and (newest is None or value > newest):
-                newest = value
-        return newest if newest is not None else start
 
     def _copy(self, heartbeat: Heartbeat) -> RunStatus | None:
         flow, plan = self._plan()
@@ -408,14 +346,3 @@ class _Execution:
         if result is not None:
             doc["_snapshotId"] = str(result.snapshot_id)
         return self._finish(RunEvent.SUCCEED, doc)
-
-
-_UNSEEN_SESSIONS = (
-    "Incremental read: the source role cannot see other sessions' transaction start times, so "
-    "Headwater assumes no write transaction stays open longer than {s:g} s "
-    "(HEADWATER_RUN_OPEN_TRANSACTION_SECONDS). Grant pg_read_all_stats to the role to remove the assumption."
-)
-_UNFENCED = (
-    "Incremental read by delta value only (a view, a foreign table or PostgreSQL before 13): rows that "
-    "commit later than HEADWATER_RUN_SAFETY_LAG_SECONDS after their delta value was taken can be missed."
-)

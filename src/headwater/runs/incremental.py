@@ -1,0 +1,115 @@
+"""Choosing a run's window: fenced by transaction ids where the source allows it, by value otherwise.
+
+docs/incremental.md states the semantics; runs/cursor.py (fenced) and runs/window.py (value windows)
+hold the arithmetic. This module decides which applies to a run and gathers what it needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.compute as pc
+
+from headwater.domain import DeltaWindow, ReadRequest
+from headwater.runs.cursor import Cursor, FencedPlan, FencedSource, plan_fenced
+from headwater.runs.plan import FlowPlan
+from headwater.runs.window import DeltaKind, Window, as_column_value, decode, delta_kind, epoch_to_datetime, time_end
+from headwater.settings import RunSettings
+
+_UNSEEN_SESSIONS = (
+    "Incremental read: the source role cannot see other sessions' transaction start times, so "
+    "Headwater assumes no write transaction stays open longer than {s:g} s "
+    "(HEADWATER_RUN_OPEN_TRANSACTION_SECONDS). Grant pg_read_all_stats to the role to remove the assumption."
+)
+_UNFENCED = (
+    "Incremental read by delta value only (a view, a foreign table or PostgreSQL before 13): rows that "
+    "commit later than HEADWATER_RUN_SAFETY_LAG_SECONDS after their delta value was taken can be missed."
+)
+
+
+@dataclass
+class Chosen:
+    """A run's window; `cursor` is known now for value windows, after the read's snapshot when `fenced`."""
+
+    window: Window | None = None
+    cursor: dict[str, Any] | None = None
+    fenced: FencedPlan | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def choose_window(
+    plan: FlowPlan,
+    *,
+    committed: Callable[[], dict[str, Any] | None],
+    doc: dict[str, Any],
+    scheduled_at: int,
+    settings: RunSettings,
+) -> Chosen:
+    """The window of the run whose document is `doc`; `committed()` reads the flow's committed cursor."""
+    params = doc.get("params") or {}
+    delta, schedule = plan.delta_column, plan.definition.schedule
+    if delta is None or plan.delta_type is None:
+        return Chosen()
+    if not plan.incremental or schedule is None:
+        # An on-demand run of a one-time flow reads the window its caller named and moves no cursor.
+        ws, we = params.get("windowStartTime"), params.get("windowEndTime")
+        if ws is None and we is None:
+            return Chosen()
+        start = as_column_value(epoch_to_datetime(ws), plan.delta_type) if ws is not None else None
+        end = as_column_value(epoch_to_datetime(we), plan.delta_type) if we is not None else None
+        return Chosen(Window(delta, start, end))
+    raw = committed()
+    cursor = Cursor.from_json(raw) if raw and raw.get("column") == delta else None
+    first_start = None
+    if not schedule.backfill:
+        first_start = as_column_value(epoch_to_datetime(schedule.start_time), plan.delta_type)
+    # A fenced window is chosen afresh by every attempt: its read takes its own snapshot, and the
+    # committed cursor it starts from cannot have moved, since no attempt of this run committed.
+    source = plan.connector
+    sessions = source.fence_sessions(plan.auth, plan.table) if isinstance(source, FencedSource) else None
+    if sessions is not None:
+        notices = [] if sessions.sees_all_sessions else [_UNSEEN_SESSIONS.format(s=settings.open_transaction_seconds)]
+        fenced = plan_fenced(
+            column=delta,
+            arrow_type=plan.delta_type,
+            committed=cursor,
+            first_start=first_start,
+            sessions=sessions,
+            open_transaction_seconds=settings.open_transaction_seconds,
+        )
+        return Chosen(fenced.window, fenced=fenced, notices=notices)
+    notices = [_UNFENCED] if isinstance(source, FencedSource) else []
+    start = cursor.value if cursor is not None else first_start
+    stored = doc.get("_window")
+    if stored and stored.get("column") == delta and stored.get("end") is not None and "fence" not in stored:
+        # A retry re-reads the same value window the first attempt chose.
+        end = decode(stored["end"])
+    else:
+        end = value_end(plan, start, scheduled_at=scheduled_at, settings=settings)
+    # NULL delta values belong to no value window; the flow's first (backfill) run takes them.
+    window = Window(delta, start, end, nulls=cursor is None and start is None)
+    return Chosen(window, Cursor(delta, value=end if end is not None else start).to_json(), notices=notices)
+
+
+def value_end(plan: FlowPlan, start: Any, *, scheduled_at: int, settings: RunSettings) -> Any:
+    """Where a value window ends: the lagged clock for time columns, the newest value otherwise."""
+    assert plan.delta_column is not None and plan.delta_type is not None
+    kind = delta_kind(plan.delta_type)
+    now = dt.datetime.now(dt.UTC)
+    if kind in (DeltaKind.TIME, DeltaKind.DATE):
+        scheduled = dt.datetime.fromtimestamp(scheduled_at / 1000, tz=dt.UTC)
+        return time_end(
+            scheduled=scheduled, now=now, lag_seconds=settings.safety_lag_seconds, arrow_type=plan.delta_type
+        )
+    # Bounded by the newest value present now, exclusive: rows with that value wait a run.
+    delta = plan.delta_column
+    request = ReadRequest(plan.table, columns=(delta,), window=DeltaWindow(delta, start, None))
+    newest = None
+    for batch in plan.connector.read(plan.auth, request):
+        value = pc.max(batch.column(0)).as_py()
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    return newest if newest is not None else start
