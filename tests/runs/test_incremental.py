@@ -491,3 +491,35 @@ def test_rows_committed_above_an_open_transaction_land_now_and_once(
         wait_settled(conn)
         run_once(deps, flow.id)
     assert_exactly_once(run_services, flow.id, set(range(1, 9)) | {100})
+
+
+def test_a_role_without_pg_read_all_stats_falls_back_to_the_setting_and_says_so(
+    run_services: Services, source_db: SourceDb, events: str
+) -> None:
+    """Other roles' transaction starts are hidden from it: the bound comes from the setting, with a notice."""
+    from headwater.connectors.postgres import PostgresConnector
+    from headwater.runs.incremental import _UNSEEN_SESSIONS
+
+    role = f"hw_reader_{source_db.name[-10:]}"
+    with source_db.connect() as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON events TO {role}")
+    try:
+        connector = PostgresConnector(run_services.settings)
+        params = {
+            "server": "127.0.0.1",
+            "port": "5432",
+            "database": source_db.name,
+            "username": role,
+            "password": "unused-with-trust",
+            "sslMode": "Disable",
+        }
+        facts = connector.fence_sessions(connector.spec.auth_method("Basic Authentication").parse(params), events)
+        assert facts is not None and not facts.sees_all_sessions
+        bound = start_bound(facts, open_transaction_seconds=600)
+        assert bound == facts.statement_at - dt.timedelta(seconds=601)
+        assert "pg_read_all_stats" in _UNSEEN_SESSIONS
+    finally:
+        with source_db.connect() as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
