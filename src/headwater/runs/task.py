@@ -5,8 +5,10 @@ Exactly once, step by step:
    report on it, and a heartbeat keeps the lease while the run streams.
 2. If the dataset's history already holds a snapshot for this run id (an earlier attempt committed
    and died before reporting), the run succeeds with those committed figures and reads nothing.
-3. Otherwise the window starts at the flow's cursor as committed in the dataset's last snapshot, so
-   a retried attempt reads exactly the rows the failed one would have.
+3. Otherwise the window starts at the flow's cursor as committed in the dataset's last snapshot,
+   which no attempt of this run moved: a retried attempt reads the failed one's value window again,
+   or (fenced PostgreSQL windows) everything since that cursor in its own snapshot
+   (runs/incremental.py, docs/incremental.md).
 4. Rows are streamed into Parquet and committed as ONE snapshot carrying the run id and the new
    cursor (`Lake.write_run`), which is idempotent per run id.
 """
