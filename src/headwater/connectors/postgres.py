@@ -339,10 +339,16 @@ def _fenced(
     conn: psycopg.Connection[Any], table: _Table, window: DeltaWindow | None
 ) -> tuple[DeltaWindow | None, str | None]:
     """A window whose fence asks for a snapshot gets one here, on `conn`, reported before any row is read."""
-    if window is None or window.fence is None or window.fence.before is not None:
-        return window, None
+    if window is None:
+        return None, None
     column = found_column(table, window.column)
     assert column is not None  # checked by the caller
+    if window.nulls and column.not_null:
+        # Nothing to take, and `OR delta IS NULL` would keep the planner from intersecting the
+        # window's range with a partition's (measured: a 1% tail read 1.9x slower in 4 partitions).
+        window = dataclasses.replace(window, nulls=False)
+    if window.fence is None or window.fence.before is not None:
+        return window, None
     kind = column.kind.arrow_type
     newest = not (pa.types.is_timestamp(kind) or pa.types.is_date(kind))
     facts, snapshot = take_snapshot(conn, schema=table.schema, table=table.name, column=column.name, newest=newest)
