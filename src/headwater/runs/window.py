@@ -144,17 +144,6 @@ class Window:
             out["fence"] = {"before": self.fence.before, "after": self.fence.after}
         return out
 
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Window:
-        fence = raw.get("fence")
-        return cls(
-            raw["column"],
-            decode(raw.get("start")),
-            decode(raw.get("end")),
-            nulls=bool(raw.get("nulls")),
-            fence=XidFence(before=fence.get("before"), after=fence.get("after")) if fence else None,
-        )
-
 
 def time_end(*, scheduled: dt.datetime | None, now: dt.datetime, lag_seconds: float, arrow_type: pa.DataType) -> Any:
     """The safe end of a time window: never closer to now than the lag, never past the schedule."""
