@@ -305,6 +305,29 @@ def test_runs_of_a_disabled_or_deleted_flow_are_cancelled(
     assert "disabled" in final.doc["metrics"]["statusSummary"]["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("kind", ["connection", "sourceConnection", "targetConnection"])
+def test_a_disabled_connection_fails_the_run_and_writes_nothing(
+    run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str, kind: str
+) -> None:
+    flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="seq")
+    ids = {
+        "sourceConnection": flow.doc["sourceConnectionIds"][0],
+        "targetConnection": flow.doc["targetConnectionIds"][0],
+    }
+    source = run_services.store.get("sourceConnection", SCOPE, ids["sourceConnection"])
+    assert source is not None
+    ids["connection"] = source.doc["baseConnectionId"]
+    record = run_services.store.get(kind, SCOPE, ids[kind])
+    assert record is not None
+    run_services.store.update(kind, SCOPE, record.id, doc={**record.doc, "state": "disabled"},
+                              secrets=record.secrets, expected_etag=record.etag)
+    deps = make_deps()
+    final = run_until_done(deps, trigger(deps, flow.id))
+    assert final.status is RunStatus.FAILED
+    assert "is disabled" in final.doc["metrics"]["statusSummary"]["errors"][0]["message"]
+    assert final.doc["metrics"]["recordSummary"].get("outputRecordCount", 0) == 0
+
+
 def test_runs_of_one_flow_never_overlap(
     run_services: Services, make_deps: MakeDeps, source_db: SourceDb, items_table: str
 ) -> None:

@@ -184,6 +184,9 @@ class _Execution:
             found = store.get(kind, scope, resource_id)
             if found is None:
                 raise ConfigError(f"The {kind} {resource_id} used by flow {flow.id} no longer exists.")
+            # A connection's `state` is the user's switch: a disabled one is not read or written.
+            if found.doc.get("state") == ResourceState.DISABLED:
+                raise ConfigError(f"The {kind} {resource_id} used by flow {flow.id} is disabled: enable it.")
             return found
 
         definition = parse_flow(flow.doc).with_run_delta(self.row.doc.get("params") or {})
