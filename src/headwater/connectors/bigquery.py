@@ -22,14 +22,11 @@ from headwater.connectors._bq_auth import (
 from headwater.connectors._bq_clients import BqTimeouts, read_client, rest_client, translated
 from headwater.connectors._bq_filter import BqFilter, table_condition, where_sql
 from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read
+from headwater.connectors._bq_tables import quoted_table, read_path, selected_columns, table_schema, typed_bounds
 from headwater.connectors._bq_types import (
-    column_info,
     conform,
-    cursor_value,
     preview_value,
     quote_identifier,
-    sql_literal,
-    standard_type,
 )
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec, not_readable
 from headwater.domain import ExploreItem, ReadRequest, TablePreview, TableSchema
@@ -104,7 +101,7 @@ class BigQueryConnector:
             return list(bq_table.schema)
         # BigQuery fills a view's schema in its metadata; bqemulator does not, so ask a LIMIT 0 query.
         with translated(f"reading the schema of view {bq_table.table_id}"):
-            rows = self._query(client, f"SELECT * FROM {_quoted_table(bq_table)} LIMIT 0", page_size=1)
+            rows = self._query(client, f"SELECT * FROM {quoted_table(bq_table)} LIMIT 0", page_size=1)
             return list(rows.schema)
 
     def _query(self, client: Client, sql: str, *, page_size: int, condition: BqFilter | None = None) -> RowIterator:
@@ -166,7 +163,7 @@ class BigQueryConnector:
 
     def describe(self, auth: BaseModel, table: str) -> TableSchema:
         client = self._client(auth)
-        return _schema(table, self._fields(client, self._get_table(client, auth, table)))
+        return table_schema(table, self._fields(client, self._get_table(client, auth, table)))
 
     def preview(
         self, auth: BaseModel, table: str, *, limit: int = 100, row_filter: RowFilter | None = None
@@ -174,12 +171,12 @@ class BigQueryConnector:
         client = self._client(auth)
         bq_table = self._get_table(client, auth, table)
         fields = self._fields(client, bq_table)
-        schema = _schema(table, fields)
+        schema = table_schema(table, fields)
         condition = table_condition(fields, schema, row_filter)
         with translated(f"previewing {table}", table=table):
             if bq_table.table_type == "VIEW" or condition is not None:
                 # A view has no stored rows to list, and tabledata.list cannot filter: run a query, limited.
-                sql = f"SELECT * FROM {_quoted_table(bq_table)}{where_sql('', condition)} LIMIT {int(limit)}"
+                sql = f"SELECT * FROM {quoted_table(bq_table)}{where_sql('', condition)} LIMIT {int(limit)}"
                 rows = self._query(client, sql, page_size=limit, condition=condition)
             else:
                 # tabledata.list is free and fast for a few rows; no read session needed.
@@ -207,10 +204,10 @@ class BigQueryConnector:
             # In a run a missing table is the user's to fix, not a 404 of the API call.
             raise not_readable(request.table) from None
         fields = self._fields(client, bq_table)
-        schema = _schema(request.table, fields)
-        selected = _selected(schema, request)
+        schema = table_schema(request.table, fields)
+        selected = selected_columns(schema, request)
         target = pa.schema([schema.arrow_schema.field(name) for name in selected])
-        bounds = _bounds(fields, request)
+        bounds = typed_bounds(fields, request)
         condition = table_condition(fields, schema, request.row_filter, in_run=True)
 
         def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -221,7 +218,7 @@ class BigQueryConnector:
                 client, model, credentials, bq_table, request, selected, bounds, conform_batch, condition
             )
             return
-        read = self._storage_read(model, credentials, _read_path(bq_table), request, selected, bounds, conform_batch)
+        read = self._storage_read(model, credentials, read_path(bq_table), request, selected, bounds, conform_batch)
         try:
             first = next(read)
         except StopIteration:
@@ -261,7 +258,7 @@ class BigQueryConnector:
         condition: BqFilter | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """A logical view or a filtered read: a query (window and filter in its WHERE), then its result."""
-        sql = f"SELECT {', '.join(quote_identifier(c) for c in selected)} FROM {_quoted_table(bq_table)}"
+        sql = f"SELECT {', '.join(quote_identifier(c) for c in selected)} FROM {quoted_table(bq_table)}"
         sql += where_sql(row_restriction(bounds), condition)
         with translated(f"querying {request.table}"):
             job = self._run(client, sql, condition)
@@ -374,52 +371,6 @@ def _bq_auth(auth: BaseModel) -> BqOAuth | BqServiceAccount:
     if isinstance(auth, BqOAuth | BqServiceAccount):
         return auth
     raise ConfigError(f"{type(auth).__name__} is not a BigQuery auth method.")
-
-
-def _schema(path: str, fields: list[SchemaField]) -> TableSchema:
-    return TableSchema(path=path, columns=tuple(column_info(f) for f in fields))
-
-
-def _read_path(bq_table: bigquery.Table) -> str:
-    return f"projects/{bq_table.project}/datasets/{bq_table.dataset_id}/tables/{bq_table.table_id}"
-
-
-def _quoted_table(bq_table: bigquery.Table) -> str:
-    return quote_identifier(f"{bq_table.project}.{bq_table.dataset_id}.{bq_table.table_id}")
-
-
-def _selected(schema: TableSchema, request: ReadRequest) -> list[str]:
-    if not request.columns:
-        return [c.name for c in schema.columns]
-    missing = [name for name in request.columns if schema.column(name) is None]
-    if missing:
-        raise ConfigError(f"The table {request.table!r} has no column(s) {', '.join(map(repr, missing))}.")
-    return list(dict.fromkeys(request.columns))
-
-
-def _bounds(fields: list[SchemaField], request: ReadRequest) -> list[Bound]:
-    """The delta window and the key range as typed comparisons (start <= col < end)."""
-    by_name = {f.name: f for f in fields}
-    pairs: list[tuple[str, Any, Any, bool]] = []
-    if request.window is not None:
-        window = request.window
-        pairs.append((window.column, window.start, window.end, window.nulls))
-    if request.partition is not None:
-        pairs.append((request.partition.column, request.partition.lower, request.partition.upper, False))
-    bounds: list[Bound] = []
-    for column, low, high, or_null in pairs:
-        field = by_name.get(column)
-        if field is None:
-            raise ConfigError(f"The delta column {column!r} is not a column of {request.table!r}.")
-        if field.mode == "REPEATED":
-            raise ConfigError(f"The column {column!r} is an array and cannot be used as a delta column.")
-        kind = standard_type(field)
-        for op, raw in ((">=", low), ("<", high)):
-            if raw is None:
-                continue
-            value = cursor_value(kind, raw, column)
-            bounds.append(Bound(column=column, op=op, literal=sql_literal(kind, value), value=value, or_null=or_null))
-    return bounds
 
 
 def create(settings: Settings) -> BigQueryConnector:
