@@ -91,6 +91,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", f"{FLOW}/runs/{{run_id}}"): GET_ITEM,
     ("GET", f"{FLOW}/runs/{{run_id}}/"): GET_ITEM,
     ("POST", f"{FLOW}/runs/{{run_id}}/action"): Case("item", params={"op": "RE_TRIGGER"}, mutates=True),
+    ("GET", f"{FLOW}/runs/{{run_id}}/failedRecords"): GET_ITEM,
     # Catalog datasets and Data Prep mapping sets.
     ("POST", f"{CATALOG}/dataSets"): Case("create", body="dataset"),
     ("GET", f"{CATALOG}/dataSets"): LIST,
