@@ -13,7 +13,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,27 @@ def create_once_flow(svc: Any, *, database: str, table: str) -> Any:
         },
     )
     return svc.flows.record(ctx, flow["id"])
+
+
+def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `headwater serve` on a free port, logging to data/server.log; wait until it answers."""
+    port = free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headwater.cli", "serve"],
+        env={**env, "HEADWATER_PORT": str(port)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"headwater serve exited:\n{(data / 'server.log').read_text()}")
+        try:
+            httpx.get(base + "/openapi.json", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("headwater serve did not start")

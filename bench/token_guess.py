@@ -31,37 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import PG_SPEC, free_port  # bench/ is sys.path[0] when a benchmark runs as a script
+from _common import PG_SPEC, start_server  # bench/ is sys.path[0] when a benchmark runs as a script
 
 FLOW = "/data/foundation/flowservice"
 ORG = "GUESSBENCH00000000000000@AdobeOrg"
 TARGET_RATIO = 2.0
 PAUSE_SECONDS = 0.02
 SETTLE_SECONDS = 1.0
-
-
-
-def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "serve"],
-        env={**env, "HEADWATER_PORT": str(port)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"headwater serve exited:\n{(data / 'server.log').read_text()}")
-        try:
-            httpx.get(base + "/openapi.json", timeout=1)
-            return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("headwater serve did not start")
 
 
 def p99(samples: list[float]) -> float:
