@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.ids import FLOW, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_admin
-from tests.support.server import LiveServer, cli, start_server
+from tests.support.server import LiveServer, cli, gateway_headers, start_server
 
 pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
 
@@ -63,19 +63,8 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def _headers(server: LiveServer) -> dict[str, str]:
-    creds = json.loads(cli(server.data_dir, "credentials", "create", "--org", ORG, "--json"))
-    token = httpx.post(
-        f"{server.base_url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds["client_id"],
-            "client_secret": creds["client_secret"],
-        },
-    ).json()["access_token"]
     return {
-        "Authorization": f"Bearer {token}",
-        "x-api-key": creds["client_id"],
-        "x-gw-ims-org-id": ORG,
+        **gateway_headers(server, ORG),
         "x-sandbox-name": "prod",
         "Content-Type": "application/json",
     }

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_admin
-from tests.support.server import LiveServer, cli, start_server
+from tests.support.server import LiveServer, cli, gateway_headers, start_server
 
 pytestmark = pytest.mark.slow  # a `headwater serve` process for the module
 
@@ -45,19 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    creds = json.loads(cli(server.data_dir, "credentials", "create", "--org", ORG, "--json"))
-    token = httpx.post(
-        f"{server.base_url}/ims/token/v3",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds["client_id"],
-            "client_secret": creds["client_secret"],
-        },
-    ).json()["access_token"]
     headers = {
-        "Authorization": f"Bearer {token}",
-        "x-api-key": creds["client_id"],
-        "x-gw-ims-org-id": ORG,
+        **gateway_headers(server, ORG),
         "x-sandbox-name": f"s{uuid.uuid4().hex[:8]}",  # a new sandbox: its first runs create its namespace
     }
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:

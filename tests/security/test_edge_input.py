@@ -23,7 +23,7 @@ from headwater.store import Scope
 from tests.support.chain import basic_auth, connection_body, make_chain, ok
 from tests.support.ids import CONVERSION, CRM_TO_AEP, FLOW
 from tests.support.pg import pg_table
-from tests.support.server import LiveServer, cli, start_server
+from tests.support.server import LiveServer, gateway_headers, start_server
 
 pytestmark = pytest.mark.slow  # each test starts a `headwater serve` process
 
@@ -35,14 +35,9 @@ class Api:
     """A tenant's view of a live server: headers for a sandbox, and raw-body requests."""
 
     def __init__(self, server: LiveServer) -> None:
-        creds = json.loads(cli(server.data_dir, "credentials", "create", "--org", ORG, "--json"))
-        token = httpx.post(
-            server.base_url + "/ims/token/v3",
-            data={"grant_type": "client_credentials", **{k: creds[k] for k in ("client_id", "client_secret")}},
-        ).json()["access_token"]
         self.server = server
         self.client = httpx.Client(base_url=server.base_url, timeout=30)
-        self._base = {"Authorization": f"Bearer {token}", "x-api-key": creds["client_id"], "x-gw-ims-org-id": ORG}
+        self._base = gateway_headers(server, ORG)
 
     def headers(self, sandbox: str = "prod") -> dict[str, str]:
         return {**self._base, "x-sandbox-name": sandbox}

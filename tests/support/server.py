@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,3 +81,17 @@ def cli(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None) -> 
         [sys.executable, "-m", "headwater.cli", *args], env=env, capture_output=True, text=True, check=True
     )
     return out.stdout
+
+
+def gateway_headers(server: LiveServer, org: str) -> dict[str, str]:
+    """New credentials for `org`, exchanged for a token: the gateway headers, without a sandbox."""
+    creds = json.loads(cli(server.data_dir, "credentials", "create", "--org", org, "--json"))
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+    }
+    response = httpx.post(f"{server.base_url}/ims/token/v3", data=form, timeout=30)
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    return {"Authorization": f"Bearer {token}", "x-api-key": creds["client_id"], "x-gw-ims-org-id": org}
