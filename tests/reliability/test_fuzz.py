@@ -51,6 +51,17 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 NO_GATEWAY_AUTH = {"/ims/token/v3"}
 
 
+def examples_of(count: int) -> Any:
+    """Hypothesis settings for `count` examples (scaled by HEADWATER_FUZZ_EXAMPLES), with no example database."""
+    return hsettings(
+        max_examples=max(1, int(count * SCALE)),
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 @dataclass
 class Stats:
     requests: int = 0
@@ -114,13 +125,7 @@ def _run(
     send: Callable[[Any], None],
     stats: Stats,
 ) -> None:
-    @hsettings(
-        max_examples=max(1, int(examples * SCALE)),
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @examples_of(examples)
     @given(case=op.as_strategy(generation_mode=mode))
     def fuzz(case: Any) -> None:
         send(case)
@@ -326,13 +331,7 @@ def _templates(chain: Chain) -> dict[str, tuple[str, str, Any]]:
 
 
 def _fuzz_template(client: TestClient, headers: dict[str, str], stats: Stats, method: str, url: str, body: Any) -> None:
-    @hsettings(
-        max_examples=max(1, int(40 * SCALE)),
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @examples_of(40)
     @given(path=st.sampled_from(_paths(body)), new=JSON_VALUES | st.just(REMOVE))
     def fuzz(path: tuple[Any, ...], new: Any) -> None:
         extra = {}
@@ -393,13 +392,7 @@ def _splice(body: Any, path: tuple[Any, ...], raw: str) -> bytes:
 
 
 def _fuzz_raw(client: TestClient, headers: dict[str, str], stats: Stats, method: str, url: str, body: Any) -> None:
-    @hsettings(
-        max_examples=max(1, int(25 * SCALE)),
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @examples_of(25)
     @given(path=st.sampled_from(_paths(body)), raw=NASTY_JSON)
     def fuzz(path: tuple[Any, ...], raw: str) -> None:
         extra = {"If-Match": "*"} if method == "PATCH" else {}
@@ -424,7 +417,7 @@ def test_fuzz_bad_input_classes(world: World) -> None:
         lists = [f"{FLOW_PATH}/{kind}" for kind in ("connections", "sourceConnections", "flows", "runs")]
         lists += [f"{CATALOG}/dataSets", f"{CONVERSION}/mappingSets"]
 
-        @hsettings(max_examples=max(1, int(120 * SCALE)), deadline=None, database=None)
+        @examples_of(120)
         @given(
             url=st.sampled_from(lists),
             param=st.sampled_from(["limit", "start", "orderby", "property", "count", "continuationToken"]),
