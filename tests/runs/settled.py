@@ -51,6 +51,21 @@ def create_events(db: SourceDb) -> str:
     return "public.events"
 
 
+def run_until_done(deps: RunDeps, run_id: str, *, timeout: float = 30) -> RunRow:
+    """Work runs in this process until `run_id` ends, whatever its status."""
+    engine = RunEngine(deps, workers=0, schedule=False)
+    ledger = Ledger(deps.store)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        engine.work_once("test-worker")
+        row = ledger.get(run_id)
+        assert row is not None
+        if row.status.terminal:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {ledger.get(run_id)}")
+
+
 def run_once(deps: RunDeps, flow_id: str, *, timeout: float = 60) -> RunRow:
     """One scheduled run of the flow, executed to its end."""
     run_id = new_run_id()
@@ -62,17 +77,9 @@ def run_once(deps: RunDeps, flow_id: str, *, timeout: float = 60) -> RunRow:
         scheduled_at=now_ms(),
         doc=new_doc(flow_spec={}, trigger="schedule"),
     )
-    engine = RunEngine(deps, workers=0, schedule=False)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        engine.work_once("test-worker")
-        row = ledger.get(run_id)
-        assert row is not None
-        if row.status.terminal:
-            assert row.status is RunStatus.SUCCESS, row.doc["metrics"]["statusSummary"]
-            return row
-        time.sleep(0.02)
-    raise AssertionError(f"run {run_id} did not finish")
+    row = run_until_done(deps, run_id, timeout=timeout)
+    assert row.status is RunStatus.SUCCESS, row.doc["metrics"]["statusSummary"]
+    return row
 
 
 def landed(svc: Services, flow_id: str) -> Counter[Any]:

@@ -13,15 +13,14 @@ from sqlalchemy import update
 
 from headwater.connectors.postgres import PostgresConnector
 from headwater.errors import ConfigError, TransientError
-from headwater.runs.executor import RunEngine
-from headwater.runs.ledger import Ledger, RunRow, new_run_id
+from headwater.runs.ledger import Ledger, new_run_id
 from headwater.runs.model import RunStatus
 from headwater.runs.report import new_doc
 from headwater.runs.task import RunDeps, execute_run
 from headwater.service import Services
 from headwater.store import now_ms
 from headwater.store.tables import runs
-from tests.runs.settled import wait_settled
+from tests.runs.settled import run_until_done, wait_settled
 from tests.runs.source import FAST, SCOPE, MakeDeps, SourceDb, context, create_flow, dataset_ident
 
 
@@ -33,20 +32,6 @@ def trigger(deps: RunDeps, flow_id: str, *, at: int | None = None) -> str:
         doc=new_doc(flow_spec={}, trigger="schedule"),
     )
     return run_id
-
-
-def run_until_done(deps: RunDeps, run_id: str, *, timeout: float = 30) -> RunRow:
-    engine = RunEngine(deps, workers=0, schedule=False)
-    ledger = Ledger(deps.store)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        engine.work_once("test-worker")
-        row = ledger.get(run_id)
-        assert row is not None
-        if row.status.terminal:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {ledger.get(run_id)}")
 
 
 def dataset_rows(svc: Services, flow_id: str) -> list[dict[str, Any]]:
