@@ -28,3 +28,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
+
+# The console's browser tests (tests/console) drive Debian's headless chromium through Playwright;
+# Playwright's own browser downloads are never used.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
+command -v chromium >/dev/null || { echo "chromium is not installed (apt-get install -y chromium)" >&2; exit 1; }
