@@ -136,6 +136,11 @@ def test_flow_lifecycle(client: TestClient, tenant: Tenant, pg_table: str) -> No
     assert inherited["sourceConnections"][0]["baseConnection"]["id"] == chain["connection"]
     assert inherited["targetConnections"][0]["connectionSpec"]["id"] == LAKE_SPEC
     assert flow["lastOperation"]["operation"] == "create"
+    assert inherited["properties"] == {"isSourceFlow": True}
+    source_flows = client.get(
+        f"{FLOW}/flows?property=inheritedAttributes.properties.isSourceFlow==true", headers=tenant.headers()
+    )
+    assert [f["id"] for f in source_flows.json()["items"]] == [flow_id], source_flows.text
 
     listed = client.get(f"{FLOW}/flows?property=sourceConnectionIds[]=={chain['source']}", headers=tenant.headers())
     assert [f["id"] for f in listed.json()["items"]] == [flow_id]

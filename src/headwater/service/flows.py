@@ -166,7 +166,13 @@ class FlowService(ResourceService):
             tgt = store.get(ResourceKind.TARGET_CONNECTION, record.scope, tid)
             if tgt is not None:
                 targets.append({"id": tid, "connectionSpec": tgt.doc["connectionSpec"]})
-        out["inheritedAttributes"] = {"sourceConnections": sources, "targetConnections": targets}
+        # `properties` comes from the flow spec's attributes: clients list source flows with
+        # `property=inheritedAttributes.properties.isSourceFlow==true`.
+        out["inheritedAttributes"] = {
+            "sourceConnections": sources,
+            "targetConnections": targets,
+            "properties": {"isSourceFlow": True},
+        }
         out["runs"] = f"/runs?property=flowId=={record.id}"
         if last_runs is None:
             last_runs = Ledger(store).last_finished(record.scope, [record.id])
