@@ -95,9 +95,14 @@ class Cursor:
     after: int | None = None
     marks: tuple[Mark, ...] = ()
     band: tuple[int, ...] = ()  # ids at or above `after` whose rows were already read
+    # Value windows over integers: the newest value a run held back (its rows wait, since ties may
+    # still arrive) and when it was first seen (epoch ms); see runs/window.py `release_held`.
+    held: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"column": self.column, "value": encode(self.value)}
+        if self.held is not None:
+            out["held"] = {"value": self.held[0], "seenAt": self.held[1]}
         if self.after is not None:
             marks = [m.to_json() for m in self.marks]
             out["fence"] = {"after": self.after, "marks": marks, "band": list(self.band)}
@@ -106,12 +111,14 @@ class Cursor:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Cursor:
         fence = raw.get("fence") or {}
+        held = raw.get("held")
         return cls(
             column=raw["column"],
             value=decode(raw.get("value")),
             after=int(fence["after"]) if "after" in fence else None,
             marks=tuple(Mark.from_json(m) for m in fence.get("marks", ())),
             band=tuple(int(x) for x in fence.get("band", ())),
+            held=(int(held["value"]), int(held["seenAt"])) if held else None,
         )
 
 

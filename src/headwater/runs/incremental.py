@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.domain import DeltaWindow, ReadRequest
@@ -18,6 +19,7 @@ from headwater.runs.cursor import Cursor, FencedPlan, FencedSource, plan_fenced
 from headwater.runs.plan import FlowPlan
 from headwater.runs.window import DeltaKind, Window, as_column_value, decode, delta_kind, epoch_to_datetime, time_end
 from headwater.settings import RunSettings
+from headwater.store import now_ms
 
 _UNSEEN_SESSIONS = (
     "Incremental read: the source role cannot see other sessions' transaction start times, so "
@@ -84,14 +86,56 @@ def choose_window(
     notices = [_UNFENCED] if isinstance(source, FencedSource) else []
     start = cursor.value if cursor is not None else first_start
     stored = doc.get("_window")
+    prior = cursor.held if cursor is not None else None
     if stored and stored.get("column") == delta and stored.get("end") is not None and "fence" not in stored:
         # A retry re-reads the same value window the first attempt chose.
         end = decode(stored["end"])
+        held = _held_after(plan, end, prior, now_ms=now_ms())
     else:
         end = value_end(plan, start, scheduled_at=scheduled_at, settings=settings)
+        end, held = release_held(plan, start, end, prior, now_ms=now_ms(), lag_seconds=settings.safety_lag_seconds)
     # NULL delta values belong to no value window; the flow's first (backfill) run takes them.
     window = Window(delta, start, end, nulls=cursor is None and start is None)
-    return Chosen(window, Cursor(delta, value=end if end is not None else start).to_json(), notices=notices)
+    next_cursor = Cursor(delta, value=end if end is not None else start, held=held)
+    return Chosen(window, next_cursor.to_json(), notices=notices)
+
+
+def _releasable(plan: FlowPlan) -> bool:
+    """Integer delta columns have a successor value, so a held value can be read on its own."""
+    return plan.delta_type is not None and pa.types.is_integer(plan.delta_type)
+
+
+def release_held(
+    plan: FlowPlan, start: Any, newest: Any, prior: tuple[int, int] | None, *, now_ms: int, lag_seconds: float
+) -> tuple[Any, tuple[int, int] | None]:
+    """The end of an integer value window, and the value it holds back for the next run.
+
+    `newest` is the largest value present now. Its rows normally wait (the window ends at it,
+    exclusive), because rows tied with it may still appear. Once it has stayed the newest value for
+    the safety lag since a run first held it back, the window takes it too (`newest + 1`): the last
+    rows of a table that stops growing land one run later instead of never. A tie that becomes
+    visible later than that is below the cursor and missed, as a late row of a time window is.
+    """
+    if newest is None or not _releasable(plan):
+        return newest, None
+    if prior is not None and prior[0] == newest:
+        if now_ms - prior[1] >= lag_seconds * 1000:
+            return newest + 1, None
+        return newest, prior
+    if prior is None and start is not None and newest == start:
+        # A cursor committed before values were held explicitly: its value was held at least one
+        # run ago, longer than any lag a schedule allows.
+        return newest + 1, None
+    return newest, (newest, now_ms)
+
+
+def _held_after(plan: FlowPlan, end: Any, prior: tuple[int, int] | None, *, now_ms: int) -> Any:
+    """What a retry of the window `[start, end)` holds back: the same as its first attempt did."""
+    if end is None or not _releasable(plan):
+        return None
+    if prior is not None and prior[0] + 1 == end:
+        return None  # the first attempt released the held value
+    return prior if prior is not None and prior[0] == end else (end, now_ms)
 
 
 def value_end(plan: FlowPlan, start: Any, *, scheduled_at: int, settings: RunSettings) -> Any:
