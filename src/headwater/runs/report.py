@@ -7,18 +7,27 @@ from the source by the attempt, `failedRecordCount` the rows set aside (partial 
 `outputRecordCount`/`outputBytes`/`outputFileCount` only what a committed snapshot holds. Rows
 written to Parquet but not yet committed are shown in `progress.recordsWritten` while the run
 streams; a run that fails or is cancelled committed nothing, so its output figures are 0.
+
+`progress.estimatedTotalRecords` (Headwater extension) is the source's own row estimate, given when
+the run reads the whole table (no lower window bound, no row filter), so clients can show a
+percentage and an ETA; it is absent when the source keeps no statistics (views, never-analyzed tables).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from headwater.connectors._estimates import estimate_rows
 from headwater.runs.model import RunStatus
 from headwater.runs.partial import SetAside
 from headwater.runs.window import Window, to_epoch_ms
 
+if TYPE_CHECKING:
+    from headwater.runs.plan import FlowPlan
+
 COPY = "copyActivity"
+ESTIMATE = "estimatedTotalRecords"
 
 
 def new_doc(
@@ -76,6 +85,24 @@ def with_window(doc: dict[str, Any], window: Window | None, *, incremental: bool
     return out
 
 
+def with_estimate(doc: dict[str, Any], plan: FlowPlan, window: Window | None) -> dict[str, Any]:
+    """The source's row estimate in `progress`, when this read covers the whole table; else none.
+
+    A window with a lower bound or a row filter reads a part of the table whose size the source's
+    statistics do not tell, and a wrong total is worse than none.
+    """
+    out = copy.deepcopy(doc)
+    progress = out.setdefault("progress", {})
+    progress.pop(ESTIMATE, None)  # an earlier attempt's
+    whole = plan.row_filter is None and (window is None or window.start is None)
+    estimate = estimate_rows(plan.connector, plan.auth, plan.table) if whole else None
+    if estimate is not None:
+        progress[ESTIMATE] = estimate
+    if not progress:
+        out.pop("progress")
+    return out
+
+
 def progressed(
     doc: dict[str, Any],
     *,
@@ -90,6 +117,7 @@ def progressed(
 ) -> dict[str, Any]:
     """Live figures while the run streams (updated every few seconds), and the connector's notices."""
     out = copy.deepcopy(doc)
+    estimate = (out.get("progress") or {}).get(ESTIMATE)
     # Nothing is committed before the run ends: written rows are staged, shown under `progress`.
     summary = {"inputRecordCount": rows_in, "outputRecordCount": 0, "failedRecordCount": failed}
     out["metrics"]["recordSummary"] = summary
@@ -103,6 +131,8 @@ def progressed(
         "batches": batches,
         "updatedAtUTC": now,
     }
+    if estimate is not None:
+        out["progress"][ESTIMATE] = estimate
     for activity in out.get("activities", []):
         if activity["id"] == COPY:
             activity["updatedAtUTC"] = now

@@ -256,6 +256,7 @@ class _Execution:
                 return self._succeed(done, rows_in=done.rows, bytes_in=done.bytes)
         window, cursor = self._window(flow, plan)
         self.doc = report.with_window(self.doc, window, incremental=plan.incremental, now=now_ms())
+        self.doc = report.with_estimate(self.doc, plan, window)  # progress.estimatedTotalRecords
         self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc)
         if window is not None and (window.empty or (plan.incremental and window.end is None and window.fence is None)):
             log.info("run %s: empty window %s", self.row.id, window)
