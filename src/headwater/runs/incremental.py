@@ -6,6 +6,7 @@ hold the arithmetic. This module decides which applies to a run and gathers what
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,9 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.domain import DeltaWindow, ReadRequest
+from headwater.domain.fence import SnapshotFacts
 from headwater.runs.cursor import Cursor, FencedPlan, FencedSource, plan_fenced
 from headwater.runs.plan import FlowPlan
-from headwater.runs.window import DeltaKind, Window, as_column_value, decode, delta_kind, epoch_to_datetime, time_end
+from headwater.runs.window import (
+    DeltaKind,
+    Window,
+    as_column_value,
+    decode,
+    delta_kind,
+    epoch_to_datetime,
+    time_end,
+    to_epoch_ms,
+)
 from headwater.settings import RunSettings
 from headwater.store import now_ms
 
@@ -157,3 +168,18 @@ def value_end(plan: FlowPlan, start: Any, *, scheduled_at: int, settings: RunSet
         if value is not None and (newest is None or value > newest):
             newest = value
     return newest if newest is not None else start
+
+
+def with_fenced_end(doc: dict[str, Any], snapshot: SnapshotFacts, arrow_type: pa.DataType) -> dict[str, Any]:
+    """The run's `windowEnd` once its fenced read took its snapshot.
+
+    A fenced window ends at a transaction boundary, not at a value; what a user can compare with
+    the source is the instant the snapshot was taken (epoch ms, for time columns) or the newest
+    delta value it held (other columns). Rows of transactions still open then are read by a later
+    run, whatever their delta value.
+    """
+    end = snapshot.captured_at if delta_kind(arrow_type) is not DeltaKind.MAX else snapshot.newest
+    out = copy.deepcopy(doc)
+    for activity in out.get("activities", []):
+        activity.setdefault("durationSummary", {}).setdefault("extensions", {})["windowEnd"] = to_epoch_ms(end)
+    return out

@@ -33,7 +33,7 @@ from headwater.mapping import compile_mapping
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
 from headwater.runs.cursor import FencedPlan
-from headwater.runs.incremental import choose_window
+from headwater.runs.incremental import choose_window, with_fenced_end
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
 from headwater.runs.partial import SetAside
@@ -314,6 +314,7 @@ class _Execution:
             if self.fenced is not None:
                 assert self.snapshot is not None and plan.delta_type is not None
                 cursor = self.fenced.cursor(self.snapshot, plan.delta_type).to_json()
+                self.doc = with_fenced_end(self.doc, self.snapshot, plan.delta_type)
 
             def chained() -> Iterator[pa.RecordBatch]:
                 if first is not None:
