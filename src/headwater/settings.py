@@ -1,12 +1,25 @@
-"""Settings, validated at start-up from `HEADWATER_*` environment variables and passed explicitly."""
+"""Settings, validated at start-up from `HEADWATER_*` environment variables and passed explicitly.
+
+Every field carries a description: docs/configuration.md is generated from these classes
+(`headwater settings --markdown`), and a test fails when the two differ.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class RunSettings(BaseSettings):
@@ -17,24 +30,45 @@ class RunSettings(BaseSettings):
     # Value windows (BigQuery, PostgreSQL views and servers before 13): rows whose transaction
     # commits up to this long after their delta timestamp was taken are still read, since such a
     # window never ends closer to "now" than this.
-    safety_lag_seconds: float = 5.0
+    safety_lag_seconds: float = Field(
+        default=5.0,
+        description=(
+            "Value windows (BigQuery, PostgreSQL views and servers before 13): a time window never ends closer "
+            "to now than this, so rows visible up to this long after their delta value still land"
+        ),
+    )
     # Fenced PostgreSQL reads (docs/incremental.md) need no lag. When the source role cannot see
     # other sessions' transaction start times (pg_read_all_stats), a run assumes no write
     # transaction stays open longer than this; it only widens the scanned range, never the window.
-    open_transaction_seconds: float = Field(default=3600.0, ge=0)
-    lease_seconds: float = 30.0
-    heartbeat_seconds: float = 5.0
-    max_attempts: int = 5  # transient failures retried until this many attempts
-    max_claims: int = 12  # lost leases included: a run that keeps killing its worker fails eventually
-    backoff_base_seconds: float = 2.0
-    backoff_max_seconds: float = 300.0
-    progress_seconds: float = 2.0
-    progress_batches: int = 16
-    poll_seconds: float = 1.0
+    open_transaction_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Incremental PostgreSQL reads whose role lacks pg_read_all_stats: how long a write transaction is "
+            "assumed to stay open (it only widens the scanned range; docs/incremental.md)"
+        ),
+    )
+    lease_seconds: float = Field(
+        default=30.0, description="A worker's lease on the run it executes; an expired lease lets another take over"
+    )
+    heartbeat_seconds: float = Field(default=5.0, description="How often a running worker renews its lease")
+    max_attempts: int = Field(default=5, description="Attempts of a run that fails with transient errors")
+    max_claims: int = Field(
+        default=12, description="Claims of a run, lost leases included: a run that keeps killing its worker fails"
+    )
+    backoff_base_seconds: float = Field(default=2.0, description="First retry delay; doubles with each attempt")
+    backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")
+    progress_seconds: float = Field(default=2.0, description="How often a running run's figures are saved")
+    poll_seconds: float = Field(default=1.0, description="How often an idle worker looks for claimable runs")
     # Key-range partitions a run reads at once. The zstd Parquet writer needs about as much CPU as
     # the read, so half the cores: measured on 2 cores (bench/flow_run.py, 5M rows), p=1 ran in
     # 1.41x the raw COPY drain at 400 MiB, p=2 in 1.51x at 505 MiB, p=4 in 1.96x at 539 MiB.
-    read_parallelism: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=64)
+    read_parallelism: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        le=64,
+        description="Key-range partitions a run reads at once (default: half the cores)",
+    )
 
 
 class Settings(BaseSettings):
@@ -47,8 +81,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Fernet key; else a 0600 key file in data_dir")
     warehouse: str | None = Field(default=None, description="Iceberg warehouse URI; default data_dir/warehouse")
     broker_url: str | None = Field(default=None, description="Celery broker; unset = embedded worker pool")
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", description="Address `headwater serve` binds")
+    port: int = Field(default=8080, description="Port `headwater serve` listens on")
     # -- security (docs/security.md) ----------------------------------------------------------------
     token_ttl_seconds: int = Field(default=86_400, ge=60, le=31 * 86_400, description="Access token lifetime")
     auth_max_failures: int = Field(
@@ -72,22 +106,60 @@ class Settings(BaseSettings):
     )
     max_header_bytes: int = Field(default=16_384, ge=1024, description="Total size of a request's headers")
     max_header_count: int = Field(default=100, ge=10, description="Number of headers in a request")
-    max_body_bytes: int = 1_048_576
-    default_page_size: int = 100
-    max_page_size: int = 1000
-    workers: int = 2
-    web_workers: int = Field(default=1, ge=1, le=64, description="API server processes (e.g. one per core)")
-    scheduler_interval_seconds: float = 5.0
-    run_embedded_executor: bool = True
+    max_body_bytes: int = Field(default=1_048_576, description="Largest request body (413 above it)")
+    default_page_size: int = Field(default=100, description="Items in a list page when the request sets no limit")
+    max_page_size: int = Field(default=1000, description="Largest `limit` a list request may ask for")
+    workers: int = Field(default=2, description="Run threads of the embedded pool and of `headwater worker`")
+    # One process per core: on 2 cores, GET /connections/{id} at 50 clients has a p99 several times
+    # lower with 2 processes than with 1 (bench/load_read.py). Each worker process dies with its
+    # parent (api/worker_process.py), so no process outlives a killed `headwater serve`.
+    web_workers: int = Field(
+        default_factory=available_cores, ge=1, le=64, description="API server processes (default: one per core)"
+    )
+    scheduler_interval_seconds: float = Field(default=5.0, description="How often the scheduler looks for due runs")
+    run_embedded_executor: bool = Field(
+        default=True, description="Whether `headwater serve` runs flows itself (scheduler and worker pool)"
+    )
     # Its own env prefix (HEADWATER_RUN_*), so `HEADWATER_RUN_LEASE_SECONDS=10` sets `run.lease_seconds`.
     run: RunSettings = Field(default_factory=RunSettings)
     # Google endpoints are configurable so tests (and air-gapped sites) can point at local services.
-    google_token_uri: str = "https://oauth2.googleapis.com/token"
-    bigquery_api_endpoint: str | None = None
-    bigquery_read_endpoint: str | None = None
+    google_token_uri: str = Field(
+        default="https://oauth2.googleapis.com/token", description="Google OAuth token endpoint (service accounts)"
+    )
+    bigquery_api_endpoint: str | None = Field(
+        default=None, description="BigQuery REST endpoint; unset = Google's (set for an emulator)"
+    )
+    bigquery_read_endpoint: str | None = Field(
+        default=None, description="BigQuery Storage Read API endpoint (host:port); unset = Google's"
+    )
     # How long a BigQuery call may retry before it fails (or, for the Storage Read API, before the
     # read falls back to REST): Google's clients would otherwise retry for up to 600 s.
-    bigquery_deadline_seconds: float = Field(default=120.0, gt=0, le=3600)
+    bigquery_deadline_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="How long a BigQuery call retries before failing, or before a read falls back to REST",
+    )
+    # -- observability (docs/configuration.md) -------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Lowest level logged, for Headwater and the libraries it uses"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`text` (one readable line) or `json` (one object per line) on stderr"
+    )
+    metrics: bool = Field(
+        default=True, description="Serve Prometheus metrics at GET /metrics (`on` or `off`; unauthenticated)"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:
