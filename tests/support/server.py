@@ -40,7 +40,15 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_PORT": str(port), **(extra_env or {})}
+    # One API process unless a test asks for more (or the environment sets it): the default of one
+    # per core only slows start-up and spreads a test's log over processes.
+    env = {
+        "HEADWATER_WEB_WORKERS": "1",
+        **os.environ,
+        "HEADWATER_DATA_DIR": str(data_dir),
+        "HEADWATER_PORT": str(port),
+        **(extra_env or {}),
+    }
     with log_path.open("wb") as handle:
         proc = subprocess.Popen(
             [sys.executable, "-m", "headwater.cli", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
