@@ -110,8 +110,9 @@ def test_rows_sharing_the_cursor_value_are_read_exactly_once(
         wait_settled(conn)
         r2 = run_until_done(deps, trigger(deps, flow.id))
         window = r2.doc["activities"][0]["durationSummary"]["extensions"]
-        # The scan starts at or below the newest value the previous run saw; the fence ends it.
-        assert window["windowStart"] in (None, 10) and window["windowEnd"] is None
+        # The scan starts at or below the newest value the previous run saw; the fence ends it,
+        # and the run shows the newest value its snapshot held.
+        assert window["windowStart"] in (None, 10) and window["windowEnd"] == 11
         conn.execute("INSERT INTO items (id, seq) VALUES (116, 12)")
         wait_settled(conn)
         run_until_done(deps, trigger(deps, flow.id))
@@ -346,10 +347,13 @@ def test_backfill_false_starts_the_first_window_at_the_start_time(
     flow = create_flow(run_services, source_db=source_db.name, table=items_table, delta="ts",
                      start_time=now - 50, backfill=False)
     deps = make_deps()
+    before_ms = int(time.time() * 1000)
     row = run_until_done(deps, trigger(deps, flow.id))
     ext = row.doc["activities"][0]["durationSummary"]["extensions"]
-    # A fenced window ends at a transaction boundary, not at a delta value (once a wall-clock guess).
-    assert ext["windowStart"] == (now - 50) * 1000 and ext["windowEnd"] is None
+    # A fenced window ends at a transaction boundary, not at a delta value (once a wall-clock
+    # guess); its windowEnd is the instant the read's snapshot was taken, by the source's clock.
+    assert ext["windowStart"] == (now - 50) * 1000
+    assert before_ms - 1000 <= ext["windowEnd"] <= int(time.time() * 1000) + 1000
     assert sorted(r["id"] for r in dataset_rows(run_services, flow.id)) == [6, 7, 8]
 
 
