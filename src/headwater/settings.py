@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +72,56 @@ class RunSettings(BaseSettings):
     )
 
 
+class S3Settings(BaseSettings):
+    """Object-store access for an `s3://` warehouse: the `s3` section, read from `HEADWATER_S3_*` variables.
+
+    Unset credentials fall back to the AWS SDK's own chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    AWS_SESSION_TOKEN, the shared credentials file, an instance or pod role). docs/deploy.md shows them in use.
+    """
+
+    # A refused value is not echoed in the error: it may be a credential.
+    model_config = SettingsConfigDict(env_prefix="HEADWATER_S3_", extra="ignore", hide_input_in_errors=True)
+
+    endpoint: str | None = Field(
+        default_factory=lambda: os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None,
+        description=(
+            "S3-compatible endpoint, e.g. http://minio:9000 (default AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL; "
+            "unset = AWS); requests to it use path-style addressing unless force_virtual_addressing"
+        ),
+    )
+    # Always passed on: without a region, pyiceberg asks AWS where the bucket lives, a call that an
+    # S3-compatible store on a private network cannot answer.
+    region: str | None = Field(
+        default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+        description="Bucket region (default AWS_REGION, then AWS_DEFAULT_REGION; us-east-1 with a custom endpoint)",
+    )
+    access_key_id: SecretStr | None = Field(default=None, description="Access key id; unset = the AWS SDK's chain")
+    secret_access_key: SecretStr | None = Field(default=None, description="Secret access key, set with the key id")
+    session_token: SecretStr | None = Field(default=None, description="Session token of temporary credentials")
+    force_virtual_addressing: bool = Field(
+        default=False, description="Virtual-hosted-style requests (bucket.endpoint) to a custom endpoint"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("the S3 endpoint must be an http:// or https:// URL, e.g. http://minio:9000")
+        if parsed.username is not None or parsed.password is not None:
+            # Credentials in a URL end up in logs; they have their own settings.
+            raise ValueError("the S3 endpoint must not carry credentials; they have settings of their own")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> S3Settings:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("set both HEADWATER_S3_ACCESS_KEY_ID and HEADWATER_S3_SECRET_ACCESS_KEY, or neither")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable about one Headwater process."""
 
@@ -122,6 +173,8 @@ class Settings(BaseSettings):
     )
     # Its own env prefix (HEADWATER_RUN_*), so `HEADWATER_RUN_LEASE_SECONDS=10` sets `run.lease_seconds`.
     run: RunSettings = Field(default_factory=RunSettings)
+    # HEADWATER_S3_*: endpoint, region and credentials of an s3:// warehouse.
+    s3: S3Settings = Field(default_factory=S3Settings, description="Object store of an s3:// warehouse")
     # Google endpoints are configurable so tests (and air-gapped sites) can point at local services.
     google_token_uri: str = Field(
         default="https://oauth2.googleapis.com/token", description="Google OAuth token endpoint (service accounts)"
