@@ -70,6 +70,10 @@ class RunSettings(BaseSettings):
         le=64,
         description="Key-range partitions a run reads at once (default: half the cores)",
     )
+    # Full reads (and backfills of value windows) of PostgreSQL tables go in chunks of about this many
+    # rows, each its own short transaction, staged so a killed run resumes (docs/incremental.md).
+    # 0 reads each table in one transaction: one consistent snapshot, held for the whole read.
+    chunk_rows: int = Field(default=1_000_000, ge=0, description="Rows per chunk of a full read; 0: one transaction")
 
 
 class S3Settings(BaseSettings):
