@@ -129,6 +129,7 @@ def create_flow(
     columns: list[str] | None = None,
     mapping_id: str | None = None,
     port: int = SOURCE_PORT,
+    date_format: str | None = None,
 ) -> Record:
     """Create a connection, source and target connections, a dataset and a flow as a client would."""
     ctx = context()
@@ -173,7 +174,8 @@ def create_flow(
     )
     transformations: list[dict[str, Any]] = []
     if delta:
-        transformations.append({"name": "Copy", "params": {"deltaColumn": {"name": delta}}})
+        column: dict[str, Any] = {"name": delta} | ({"dateFormat": date_format} if date_format else {})
+        transformations.append({"name": "Copy", "params": {"deltaColumn": column}})
     if mapping_id:
         transformations.append({"name": "Mapping", "params": {"mappingId": mapping_id, "mappingVersion": 0}})
     schedule: dict[str, Any] = {"startTime": str(start_time), "frequency": frequency}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from headwater.errors import BadRequest
 from headwater.runs.ledger import RunRow
 from headwater.service import Services
 from tests.runs.settled import assert_exactly_once, create_events, landed, run_once
@@ -83,4 +84,24 @@ def test_a_time_window_takes_rows_stamped_now_and_misses_backdated_ones(
         conn.execute("INSERT INTO events (ts) VALUES (now())")  # id 3: ahead of the cursor
         conn.execute("INSERT INTO events (ts) VALUES (now() - interval '1 hour')")  # id 4: backdated
         run_once(make_deps(safety_lag_seconds=0), flow.id)
+    assert_exactly_once(run_services, flow.id, {1, 2, 3})
+
+
+def test_a_text_delta_column_honours_an_ordered_date_format_and_refuses_others(
+    run_services: Services, make_deps: MakeDeps, source_db: SourceDb, events_view: str
+) -> None:
+    with source_db.connect() as conn:
+        conn.execute("ALTER TABLE events ADD COLUMN day text")
+        conn.execute("CREATE OR REPLACE VIEW events_v AS SELECT id, ts, note, grp, day FROM events")
+        conn.execute("INSERT INTO events (day) VALUES ('2024-01-31'), ('2024-02-01'), ('2024-12-01')")
+    with pytest.raises(BadRequest, match="does not sort in time order") as err:
+        create_flow(run_services, source_db=source_db.name, table=events_view, delta="day", date_format="DD/MM/YYYY")
+    assert err.value.code == "1367"
+    flow = create_flow(run_services, source_db=source_db.name, table=events_view, delta="day", date_format="YYYY-MM-DD")
+    run_once(make_deps(safety_lag_seconds=0), flow.id)
+    with source_db.connect() as conn:
+        conn.execute("INSERT INTO events (day) VALUES ('2025-01-01')")
+    run_once(make_deps(safety_lag_seconds=0), flow.id)
+    run_once(make_deps(safety_lag_seconds=0), flow.id)
+    # Text values have no successor: the newest ('2025-01-01') waits for a larger one (documented).
     assert_exactly_once(run_services, flow.id, {1, 2, 3})

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from headwater.connectors.base import Connector
 from headwater.domain import TableSchema
+from headwater.domain.date_format import check_date_format
 from headwater.domain.numbers import ascii_int
 from headwater.domain.row_filter import RowFilter, bind_filter, parse_filter
 from headwater.errors import BadRequest
@@ -47,6 +48,8 @@ class FlowDefinition:
     schedule: Schedule | None  # None only for a draft saved without scheduleParams
     delta_column: str | None
     mapping_id: str | None
+    # `deltaColumn.dateFormat`, checked against the column's type when the plan is built.
+    delta_date_format: str | None = None
 
     @property
     def incremental(self) -> bool:
@@ -58,7 +61,7 @@ class FlowDefinition:
         given = run_params.get("deltaColumn")
         if self.delta_column or not isinstance(given, dict) or not given.get("name"):
             return self
-        return replace(self, delta_column=str(given["name"]))
+        return replace(self, delta_column=str(given["name"]), delta_date_format=given.get("dateFormat"))
 
 
 def _one_id(body: dict[str, Any], field: str) -> str:
@@ -68,8 +71,8 @@ def _one_id(body: dict[str, Any], field: str) -> str:
     return ids[0]
 
 
-def _transformations(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The delta column of the Copy step and the mapping set id of the Mapping step."""
+def _transformations(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The delta column (its JSON) of the Copy step and the mapping set id of the Mapping step."""
     items = body.get("transformations", [])
     if not isinstance(items, list):
         raise BadRequest("transformations must be an array.", code="1000")
@@ -86,7 +89,7 @@ def _transformations(body: dict[str, Any]) -> tuple[str | None, str | None]:
             if not isinstance(column, dict) or not isinstance(column.get("name"), str) or not column["name"]:
                 raise BadRequest("The delta column must be an object with a name.", code="1367")
             check_delta_options(column, "transformations[].params.deltaColumn", code="1367")
-            delta = column["name"]
+            delta = column
         elif name == "mapping":
             mapping_id = params.get("mappingId")
             if not isinstance(mapping_id, str) or not mapping_id:
@@ -111,8 +114,8 @@ _UTC_NAMES = frozenset({"utc", "gmt", "etc/utc", "etc/gmt", "z", "+00:00", "utc+
 def check_delta_options(column: dict[str, Any], where: str, *, code: str) -> None:
     """`timezone` and `dateFormat` of a delta column, as far as Headwater can honour them.
 
-    Delta columns are typed (timestamp, date or integer), so their order needs no `dateFormat`: it is
-    kept as the description Adobe's clients send, but must be text. Values without a zone are read as
+    `dateFormat` must be text; whether the column's comparison honours it is checked against the
+    column's type when the plan is built (domain/date_format.py). Values without a zone are read as
     UTC, which is also what Adobe requires of table sources, so any other `timezone` is refused rather
     than silently ignored.
     """
@@ -129,7 +132,8 @@ def parse_flow(body: dict[str, Any], *, draft: bool = False) -> FlowDefinition:
     """Parse a flow's JSON (a request body or a stored doc); a draft may omit its schedule."""
     source_id = _one_id(body, "sourceConnectionIds")
     target_id = _one_id(body, "targetConnectionIds")
-    delta, mapping_id = _transformations(body)
+    delta_json, mapping_id = _transformations(body)
+    delta = delta_json["name"] if delta_json else None
     given = body.get("scheduleParams")
     schedule = parse_schedule(given) if (given or not draft) else None
     if schedule is not None:
@@ -143,7 +147,8 @@ def parse_flow(body: dict[str, Any], *, draft: bool = False) -> FlowDefinition:
                 "without it every run would copy the whole table again.",
                 code="1367",
             )
-    return FlowDefinition(source_id, target_id, schedule, delta, mapping_id)
+    date_format = delta_json.get("dateFormat") if delta_json else None
+    return FlowDefinition(source_id, target_id, schedule, delta, mapping_id, date_format)
 
 
 def column_names(params: dict[str, Any]) -> list[str] | None:
@@ -234,6 +239,7 @@ def build_plan(
                 "use a timestamp, date or integer column.",
                 code="1367",
             )
+        check_date_format(definition.delta_date_format, column.arrow_type, column=delta, code="1367")
         delta_type = column.arrow_type
     described = table_schema.arrow_schema
     input_schema = pa.schema([described.field(n) for n in selected]) if selected else described
