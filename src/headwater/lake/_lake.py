@@ -53,6 +53,7 @@ from headwater.lake._catalog import (
 from headwater.lake._history import CURSOR, FLOW_ID, RUN_ID, CommitResult, cursor_of, find_run, history, result_of
 from headwater.lake._schema import Conformer, file_schema, normalize_for_create
 from headwater.lake._stats import data_file
+from headwater.lake._storage import filesystem, io_properties
 from headwater.lake._writer import (
     ROW_GROUP_BYTES,
     ROW_GROUP_ROWS,
@@ -89,7 +90,8 @@ class Lake:
     `catalog_url` is a SQLAlchemy URL (the metadata database: SQLite file or PostgreSQL); pyiceberg
     keeps its own `iceberg_tables` / `iceberg_namespace_properties` tables there. `warehouse` is a
     local path or any URI pyarrow's filesystems understand (`file://`, `s3://bucket/prefix`, `gs://`…);
-    object-store credentials come from the usual environment (e.g. AWS_* variables) or `io_properties`.
+    object-store endpoint, region and credentials come from `io_properties` (`lake._storage` builds
+    them from the HEADWATER_S3_* settings) or else from the AWS SDK's own chain (AWS_* variables).
     """
 
     def __init__(
@@ -113,7 +115,12 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        return cls(catalog_url=settings.resolved_database_url, warehouse=settings.resolved_warehouse)
+        warehouse = settings.resolved_warehouse
+        return cls(
+            catalog_url=settings.resolved_database_url,
+            warehouse=warehouse,
+            io_properties=io_properties(settings.s3, warehouse),
+        )
 
     def close(self) -> None:
         self.catalog.engine.dispose()
@@ -156,7 +163,7 @@ class Lake:
         location = table.location()
         self.catalog.purge_table(table_id(ident))
         try:
-            fs, path = pafs.FileSystem.from_uri(location)
+            fs, path = filesystem(table.io, location)
             fs.delete_dir(path)
         except (FileNotFoundError, OSError):
             log.info("nothing left to delete under %s", location)
@@ -316,7 +323,7 @@ class Lake:
             for manifest in snapshot.manifests(table.io)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False)
         }
-        fs, root = pafs.FileSystem.from_uri(f"{table.location()}/data")
+        fs, root = filesystem(table.io, f"{table.location()}/data")
         selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
         cutoff = datetime.now(UTC) - older_than
         removed = []
