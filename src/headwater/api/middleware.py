@@ -11,9 +11,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.api.errors import error_body
 from headwater.api.strict_json import JsonRefused, check_body
+from headwater.observability.context import set_request_id
 
 _JSON_TYPES = ("application/json", "application/json-patch+json")
 _FORM_PATHS = ("/ims/token/v3",)
+_FORM_PREFIXES = ("/console/",)  # the web console's HTML forms
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
@@ -31,6 +33,10 @@ async def _send_error(send: Send, rid: str, status: int, code: str, title: str, 
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _takes_forms(path: str) -> bool:
+    return path in _FORM_PATHS or path.startswith(_FORM_PREFIXES)
 
 
 class _BodyTooLarge(Exception):
@@ -90,6 +96,7 @@ class EdgeMiddleware:
         rid = headers.get("x-request-id") or str(uuid.uuid4())
         rid = rid if len(rid) <= 128 and rid.isascii() and rid.isprintable() else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
+        set_request_id(rid)  # every log line of this request carries it, the 500 handler's and uvicorn's too
 
         if len(raw_headers) > self.max_header_count or sum(len(k) + len(v) for k, v in raw_headers) > (
             self.max_header_bytes
@@ -114,7 +121,7 @@ class EdgeMiddleware:
             return
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if scope["method"] in ("POST", "PUT", "PATCH"):
-            allowed = _JSON_TYPES + (("application/x-www-form-urlencoded",) if scope["path"] in _FORM_PATHS else ())
+            allowed = _JSON_TYPES + (("application/x-www-form-urlencoded",) if _takes_forms(scope["path"]) else ())
             if ctype not in allowed:
                 await _send_error(
                     send,
