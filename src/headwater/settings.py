@@ -197,6 +197,17 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a BigQuery call retries before failing, or before a read falls back to REST",
     )
+    # A Storage Read session is asked for one stream per this many rows (or bytes) of the table, at
+    # least one per reader, at most bigquery_max_streams; the readers take streams in turn.
+    bigquery_stream_rows: int = Field(
+        default=1_000_000, ge=1, description="Table rows per BigQuery Storage Read stream requested"
+    )
+    bigquery_stream_bytes: int = Field(
+        default=1 << 30, ge=1, description="Table bytes per BigQuery Storage Read stream requested"
+    )
+    bigquery_max_streams: int = Field(
+        default=100, ge=1, le=1000, description="Most Storage Read streams one read session asks for"
+    )
     # -- observability (docs/configuration.md) -------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Lowest level logged, for Headwater and the libraries it uses"
