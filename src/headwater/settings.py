@@ -35,7 +35,8 @@ class RunSettings(BaseSettings):
         default=5.0,
         description=(
             "Value windows (BigQuery, PostgreSQL views and servers before 13): a time window never ends closer "
-            "to now than this, so rows visible up to this long after their delta value still land"
+            "to now than this, so rows visible up to this long after their delta value still land; an integer "
+            "window holds its newest value back this long for ties before reading it"
         ),
     )
     # Fenced PostgreSQL reads (docs/incremental.md) need no lag. When the source role cannot see
