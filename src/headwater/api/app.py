@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from headwater import __version__
+from headwater import __version__, console
 from headwater.api import errors, routes_catalog, routes_connections, routes_flows, routes_ims, routes_runs
 from headwater.api.middleware import EdgeMiddleware
 from headwater.api.paths import CATALOG, CONVERSION, FLOW_SERVICE
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(routes_catalog.catalog, prefix=CATALOG, responses=ERROR_RESPONSES)
     app.include_router(routes_catalog.conversion, prefix=CONVERSION, responses=ERROR_RESPONSES)
     app.include_router(routes_runs.router, prefix=FLOW_SERVICE, responses=ERROR_RESPONSES)
+    console.mount(app, svc)  # the web console: `/` and `/console/...`, same services and authorization
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.max_body_bytes,
