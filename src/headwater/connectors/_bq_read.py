@@ -6,7 +6,9 @@ most a few batches per stream are held, whatever the table size.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
 
     from headwater.connectors._bq_clients import BqTimeouts
+    from headwater.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,51 @@ def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(offset, rows)
 
 
+def stream_count(settings: Settings, *, rows: int | None, nbytes: int | None, readers: int) -> int:
+    """How many Storage Read streams to ask for: one per `bigquery_stream_rows` rows or
+    `bigquery_stream_bytes` bytes of the table (whichever gives more), never fewer than the
+    concurrent readers, at most `bigquery_max_streams`.
+
+    The sizes are the table's metadata, before any row restriction, which is also what BigQuery
+    splits by; unknown sizes ask for one stream per reader. BigQuery may answer with fewer streams.
+    """
+    by_size = 0
+    if rows:
+        by_size = max(by_size, -(-rows // settings.bigquery_stream_rows))
+    if nbytes:
+        by_size = max(by_size, -(-nbytes // settings.bigquery_stream_bytes))
+    return max(1, min(settings.bigquery_max_streams, max(readers, by_size)))
+
+
+@dataclass
+class StreamCursor:
+    """One stream of a read session and its ReadRows offset: how many of its rows were handed on."""
+
+    name: str
+    offset: int = 0
+    done: bool = False
+
+
+@dataclass
+class SessionProgress:
+    """A Storage Read session and, per stream, the rows the consumer has received.
+
+    Offsets are only meaningful within this session: another session splits the table its own way.
+    The consumer-side offsets are updated just before each batch is yielded, so between two batches
+    they count exactly the rows handed on from each stream, a contiguous prefix of it.
+    """
+
+    session: str
+    streams: list[StreamCursor]
+    arrow_schema: bytes = b""
+    expire_time: dt.datetime | None = None
+    sessions_opened: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(s.offset for s in self.streams)
+
+
 def storage_read(
     client: BigQueryReadClient,
     *,
@@ -62,14 +110,17 @@ def storage_read(
     columns: list[str],
     restriction: str,
     streams: int,
+    readers: int,
     conform: Callable[[pa.RecordBatch], pa.RecordBatch],
     batch_rows: int,
     timeouts: BqTimeouts,
+    progress: Callable[[SessionProgress], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Create one read session and read its streams in parallel threads.
+    """Create one read session of up to `streams` streams and read them on up to `readers` threads.
 
     `table` is `projects/P/datasets/D/tables/T`; `parent` is `projects/BILLING`. Errors of the
     session creation propagate as Google exceptions (the caller decides about falling back).
+    `progress`, if given, receives the session's SessionProgress once it exists.
     """
     session = client.create_read_session(
         parent=parent,
@@ -84,30 +135,105 @@ def storage_read(
     )
     if not session.streams:
         return
-    schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
+    state = SessionProgress(
+        session=session.name,
+        streams=[StreamCursor(s.name) for s in session.streams],
+        arrow_schema=bytes(session.arrow_schema.serialized_schema),
+        expire_time=_expire_time(session),
+        sessions_opened=1,
+    )
+    if progress is not None:
+        progress(state)
+    yield from read_session_streams(
+        client, state, readers=readers, conform=conform, batch_rows=batch_rows, timeouts=timeouts
+    )
 
-    def read_stream(name: str) -> Iterator[pa.RecordBatch]:
-        # read_rows returns a stream that resumes at the last offset after a dropped connection.
-        try:
-            for response in client.read_rows(name, retry=timeouts.grpc_retry()):  # type: ignore[no-untyped-call]
-                raw = response.arrow_record_batch.serialized_record_batch
-                yield conform(pa.ipc.read_record_batch(pa.py_buffer(raw), schema))
-        except gexc.NotFound:
-            # The table was found when the session was created: a stream the server no longer
-            # knows means the session was lost (a server restart, an expired session). Rows of
-            # this read were already handed on, so the read cannot resume mid-way: it is retried
-            # whole with a new session, and the run's exactly-once commit drops the partial one.
-            raise SessionLost(
-                "BigQuery lost the Storage Read session (stream not found: the server restarted or the "
-                "session expired); the read is retried with a new session."
-            ) from None
 
-    jobs = [functools.partial(read_stream, s.name) for s in session.streams]
-    # Two batches per stream keep every reader busy while the consumer writes.
-    for batch in read_in_parallel(
-        jobs, workers=len(jobs), queue_size=2 * len(jobs), thread_name="bq-read", stop_wait=timeouts.request
+def read_session_streams(
+    client: BigQueryReadClient,
+    state: SessionProgress,
+    *,
+    readers: int,
+    conform: Callable[[pa.RecordBatch], pa.RecordBatch],
+    batch_rows: int,
+    timeouts: BqTimeouts,
+) -> Iterator[pa.RecordBatch]:
+    """Read the unfinished streams of a session, each from its offset, and keep the offsets.
+
+    A stream that breaks (dropped connection, server error, a retry deadline passed) is reopened at
+    the offset it reached, so no row is read twice or skipped; it gives up once it has made no
+    progress for `timeouts.deadline`. A stream the server no longer knows means the session is gone:
+    SessionLost, and nothing read so far can be continued by another session.
+    """
+    schema = pa.ipc.read_schema(pa.py_buffer(state.arrow_schema))
+    todo = [i for i, s in enumerate(state.streams) if not s.done]
+    # Per-stream offsets of rows fetched by the reader threads (ahead of the consumer's by the queue).
+    fetched = {i: state.streams[i].offset for i in todo}
+
+    def read_stream(index: int) -> Iterator[tuple[int, pa.RecordBatch | None]]:
+        name = state.streams[index].name
+        quiet_since = time.monotonic()
+        pause = 0.2
+        while True:
+            try:
+                rows = client.read_rows(  # type: ignore[no-untyped-call]
+                    name, offset=fetched[index], retry=timeouts.grpc_retry()
+                )
+                for response in rows:
+                    raw = response.arrow_record_batch.serialized_record_batch
+                    if not raw:
+                        continue
+                    batch = pa.ipc.read_record_batch(pa.py_buffer(raw), schema)
+                    fetched[index] += batch.num_rows
+                    quiet_since, pause = time.monotonic(), 0.2
+                    yield index, conform(batch)
+                yield index, None  # the stream's end, behind its last batch in the hand-off queue
+                return
+            except gexc.NotFound:
+                # The table was found when the session was created: a stream the server no longer
+                # knows means the session was lost (a server restart, an expired session).
+                raise SessionLost(
+                    "BigQuery lost the Storage Read session (stream not found: the server restarted or the "
+                    "session expired); the read is retried from the start with a new session."
+                ) from None
+            except _STREAM_BREAKS:
+                if time.monotonic() - quiet_since + pause > timeouts.deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    jobs = [functools.partial(read_stream, i) for i in todo]
+    workers = max(1, min(readers, len(jobs)))
+    # Two batches per reader keep every reader busy while the consumer writes.
+    for index, batch in read_in_parallel(
+        jobs, workers=workers, queue_size=2 * workers, thread_name="bq-read", stop_wait=timeouts.request
     ):
-        yield from _split(batch, batch_rows)
+        cursor = state.streams[index]
+        if batch is None:
+            cursor.done = True
+            continue
+        for piece in _split(batch, batch_rows):
+            cursor.offset += piece.num_rows
+            yield piece
+
+
+def _expire_time(session: types.ReadSession) -> dt.datetime | None:
+    expire = session.expire_time
+    if not isinstance(expire, dt.datetime) or expire.year < 2000:
+        return None  # unset (an emulator)
+    return expire if expire.tzinfo else expire.replace(tzinfo=dt.UTC)
+
+
+# Errors after which a stream of a live session is reopened at its offset. The client library
+# already reconnects on UNAVAILABLE mid-stream; these are what escape it (its retry deadline passed,
+# a deadline or internal error of one call).
+_STREAM_BREAKS = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.Unknown,
+    gexc.RetryError,
+)
 
 
 class SessionLost(TransientError):

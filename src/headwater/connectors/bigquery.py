@@ -21,7 +21,7 @@ from headwater.connectors._bq_auth import (
 )
 from headwater.connectors._bq_clients import BqTimeouts, read_client, rest_client, translated
 from headwater.connectors._bq_filter import BqFilter, table_condition, where_sql
-from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read
+from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read, stream_count
 from headwater.connectors._bq_tables import quoted_table, read_path, selected_columns, table_schema, typed_bounds
 from headwater.connectors._bq_types import (
     conform,
@@ -218,7 +218,10 @@ class BigQueryConnector:
                 client, model, credentials, bq_table, request, selected, bounds, conform_batch, condition
             )
             return
-        read = self._storage_read(model, credentials, read_path(bq_table), request, selected, bounds, conform_batch)
+        size = (bq_table.num_rows, bq_table.num_bytes)
+        read = self._storage_read(
+            model, credentials, read_path(bq_table), request, selected, bounds, conform_batch, size=size
+        )
         try:
             first = next(read)
         except StopIteration:
@@ -269,7 +272,15 @@ class BigQueryConnector:
         if destination is not None:
             path = f"projects/{destination.project}/datasets/{destination.dataset_id}/tables/{destination.table_id}"
             read = self._storage_read(
-                model, credentials, path, request, selected, [], conform_batch, missing_is_unavailable=True
+                model,
+                credentials,
+                path,
+                request,
+                selected,
+                [],
+                conform_batch,
+                size=(rows.total_rows, None),
+                missing_is_unavailable=True,
             )
             try:
                 first = next(read)
@@ -300,12 +311,14 @@ class BigQueryConnector:
         bounds: list[Bound],
         conform_batch: Callable[[pa.RecordBatch], pa.RecordBatch],
         *,
+        size: tuple[int | None, int | None],
         missing_is_unavailable: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """Storage Read batches; raises _ReadApiUnavailable before the first batch if it cannot be used.
 
-        `path` is `projects/P/datasets/D/tables/T`. With `missing_is_unavailable`, a table the Read
-        API cannot find (a query's anonymous result on an emulator) also counts as unavailable.
+        `path` is `projects/P/datasets/D/tables/T`; `size` its rows and bytes, where known, from which
+        the number of streams follows. With `missing_is_unavailable`, a table the Read API cannot
+        find (a query's anonymous result on an emulator) also counts as unavailable.
         """
         reader = read_client(self._settings, credentials)
         try:
@@ -315,7 +328,8 @@ class BigQueryConnector:
                 parent=f"projects/{model.project_id}",
                 columns=selected,
                 restriction=row_restriction(bounds),
-                streams=request.parallelism,
+                streams=stream_count(self._settings, rows=size[0], nbytes=size[1], readers=request.parallelism),
+                readers=request.parallelism,
                 conform=conform_batch,
                 batch_rows=request.batch_rows,
                 timeouts=self.timeouts,
