@@ -1,4 +1,4 @@
-"""The `headwater` command: serve, credentials, token, worker, migrate."""
+"""The `headwater` command: serve, credentials, token, worker, migrate, and the user commands (cli_client)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,24 @@ from datetime import UTC, datetime
 
 import typer
 
-from headwater.errors import HeadwaterError
-from headwater.identity import Principal
-from headwater.runs.plan import lake_ident
-from headwater.service import Context, Services
+from headwater.cli_client import CliApp, enable_debug, register
+from headwater.service import Services
 from headwater.settings import Settings
-from headwater.store import Scope
 
-app = typer.Typer(help="Headwater: a self-hosted Flow Service API for database sources.", no_args_is_help=True)
+app = CliApp(help="Headwater: a self-hosted Flow Service API for database sources.", no_args_is_help=True)
 credentials = typer.Typer(help="Manage API credentials (client id and secret) for an org.", no_args_is_help=True)
 app.add_typer(credentials, name="credentials")
 datasets = typer.Typer(help="Inspect datasets (Iceberg tables).", no_args_is_help=True)
 app.add_typer(datasets, name="datasets")
+register(app, datasets=datasets)
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", envvar="HEADWATER_DEBUG", help="Show tracebacks of failures"),
+) -> None:
+    """Headwater: a self-hosted Flow Service API for database sources."""
+    enable_debug(debug)
 
 
 def _private_state(settings: Settings) -> None:
@@ -164,36 +170,6 @@ def token(
         typer.echo(json.dumps({"access_token": access, "api_key": client_id, "org": org}))
     else:
         typer.echo(access)
-
-
-@datasets.command("preview")
-def datasets_preview(
-    dataset_id: str = typer.Argument(..., help="The dataset id (24 hex characters)"),
-    org: str = typer.Option(..., help="IMS org id that owns the dataset"),
-    sandbox: str = typer.Option("prod", help="Sandbox name"),
-    limit: int = typer.Option(20, min=1, max=1000, help="Rows to show"),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
-) -> None:
-    """Show the first rows of a dataset and where its data files are (for DuckDB or Spark)."""
-    svc = _services()
-    ctx = Context(principal=Principal("cli", org), scope=Scope(org, sandbox))
-    try:
-        preview = svc.datasets.preview(ctx, dataset_id, limit=limit)
-        record = svc.datasets.record(ctx, dataset_id)
-    except HeadwaterError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    files = svc.lake.data_files(lake_ident(record)) if preview["columns"] else []
-    if as_json:
-        # Values are already JSON-ready (domain/jsonify); allow_nan=False keeps the output valid JSON.
-        typer.echo(json.dumps({**preview, "dataFiles": files}, allow_nan=False))
-        return
-    names = [c["name"] for c in preview["columns"]]
-    typer.echo(f"{preview['rowCount']} rows; columns: {', '.join(names) or '(no schema yet)'}")
-    for row in preview["data"]:
-        typer.echo(" | ".join(str(row.get(n)) for n in names))
-    if files:
-        typer.echo(f"duckdb: select * from read_parquet({files!r})")
 
 
 @app.command()
