@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging.config
 import os
 import signal
 import stat
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 
 from headwater.cli_client import CliApp, enable_debug, register
+from headwater.observability.log_setup import configure_logging
 from headwater.service import Services
 from headwater.settings import Settings
 
@@ -70,35 +73,56 @@ def serve(
     # The web stack is imported here so that the other commands start without it.
     import uvicorn
 
-    from headwater.api import create_app
     from headwater.api.access_log import uvicorn_log_config
+    from headwater.observability.metrics import use_multiprocess_dir
 
     settings = Settings()
     _private_state(settings)
+    log_config = uvicorn_log_config(settings)
+    logging.config.dictConfig(log_config)  # uvicorn applies it again in each process it starts
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": True,
+        "log_config": log_config,
+    }
     if settings.web_workers <= 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level="info",
-            access_log=True,
-            log_config=uvicorn_log_config(),
-        )
+        from headwater.api import create_app
+
+        uvicorn.run(create_app(settings), **options)
         return
     # Several processes (one per core) serve the API; each also runs the embedded engine, which
-    # is safe because runs are leased. The key file and the schema are created here, once, so the
-    # workers never race to create them.
+    # is safe because runs are leased, and each dies with this one (api/worker_process.py). The
+    # key file and the schema are created here, once, so the workers never race to create them.
+    if settings.metrics:
+        use_multiprocess_dir(settings.data_dir / "metrics")  # a scrape of any worker sums them all
     _services()
     uvicorn.run(
-        "headwater.api.app:create_app",
+        "headwater.api.worker_process:create_worker_app",
         factory=True,
         workers=settings.web_workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-        access_log=True,
-        log_config=uvicorn_log_config(),
+        # A new worker imports all of Headwater before it first answers the supervisor's ping: on a
+        # busy machine that takes longer than uvicorn's 5 s, and the worker would be killed and restarted.
+        timeout_worker_healthcheck=30,
+        **options,
     )
+
+
+@app.command("settings")
+def settings_command(
+    markdown: bool = typer.Option(False, "--markdown", help="Print docs/configuration.md: every HEADWATER_* variable"),
+) -> None:
+    """Print the settings this process would run with (secrets hidden), or with --markdown their documentation."""
+    if markdown:
+        from headwater.configuration_docs import markdown as configuration_markdown
+
+        typer.echo(configuration_markdown(), nl=False)
+        return
+    from headwater.observability.redact import redact
+
+    # SecretStr fields print as stars; a password inside a database or broker URL is blanked too.
+    typer.echo(redact(Settings().model_dump_json(indent=2)))
 
 
 @app.command()
@@ -178,13 +202,19 @@ def worker(
     schedule: bool = typer.Option(False, "--schedule", help="Without a broker: also run the scheduler loop"),
 ) -> None:
     """Execute flow runs: Celery workers on HEADWATER_BROKER_URL, else a pool polling the metadata database."""
+    settings = Settings()
+    configure_logging(settings)
     svc = _services()
     workers = concurrency or svc.settings.workers
     if svc.settings.broker_url:
-        from headwater.runs.celery_app import create_celery  # Celery is loaded only when a broker is set
+        from celery.signals import setup_logging  # Celery is loaded only when a broker is set
 
+        from headwater.runs.celery_app import create_celery
+
+        # A receiver of setup_logging makes Celery keep ours instead of installing its own handlers.
+        setup_logging.connect(lambda **_: configure_logging(settings), weak=False)
         celery = create_celery(svc.settings.broker_url, svc.run_deps)
-        celery.worker_main(["worker", "--pool=threads", f"--concurrency={workers}", "--loglevel=INFO"])
+        celery.worker_main(["worker", "--pool=threads", f"--concurrency={workers}", f"--loglevel={settings.log_level}"])
         return
     # No broker: share the runs table with every other worker and `headwater serve` through leases.
     engine = svc.engine(workers=workers, schedule=schedule)

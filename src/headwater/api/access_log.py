@@ -8,13 +8,13 @@ which also reaches the worker processes of HEADWATER_WEB_WORKERS > 1.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import Any
 from urllib.parse import unquote
 
-import uvicorn.config
+from headwater.observability.log_setup import logging_config
+from headwater.settings import Settings
 
 _SLASHES = re.compile(r"/+")
 
@@ -37,10 +37,6 @@ class StripImsQuery(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging config with StripImsQuery on the access logger and handler."""
-    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config.setdefault("filters", {})["strip_ims_query"] = {"()": f"{__name__}.StripImsQuery"}
-    config["handlers"]["access"]["filters"] = ["strip_ims_query"]
-    config["loggers"]["uvicorn.access"]["filters"] = ["strip_ims_query"]
-    return config
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """Headwater's logging config (observability/log_setup.py) with StripImsQuery on uvicorn's access logger."""
+    return logging_config(settings, access_filters={"strip_ims_query": StripImsQuery})

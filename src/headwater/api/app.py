@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from headwater import __version__, console
 from headwater.api import errors, routes_catalog, routes_connections, routes_flows, routes_ims, routes_runs
+from headwater.api.metrics import RequestMetricsMiddleware, metrics_router
 from headwater.api.middleware import EdgeMiddleware
 from headwater.api.paths import CATALOG, CONVERSION, FLOW_SERVICE
 from headwater.api.schemas import ERROR_RESPONSES, IMS_RESPONSES
@@ -45,10 +46,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(routes_catalog.conversion, prefix=CONVERSION, responses=ERROR_RESPONSES)
     app.include_router(routes_runs.router, prefix=FLOW_SERVICE, responses=ERROR_RESPONSES)
     console.mount(app, svc)  # the web console: `/` and `/console/...`, same services and authorization
+    if settings.metrics:
+        app.include_router(metrics_router(svc.store))
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
         max_header_count=settings.max_header_count,
     )
+    if settings.metrics:
+        app.add_middleware(RequestMetricsMiddleware)  # outermost: refusals at the edge are timed too
     return app

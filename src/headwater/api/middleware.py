@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.api.errors import error_body
 from headwater.api.strict_json import JsonRefused, check_body
+from headwater.observability.context import set_request_id
 
 _JSON_TYPES = ("application/json", "application/json-patch+json")
 _FORM_PATHS = ("/ims/token/v3",)
@@ -95,6 +96,7 @@ class EdgeMiddleware:
         rid = headers.get("x-request-id") or str(uuid.uuid4())
         rid = rid if len(rid) <= 128 and rid.isascii() and rid.isprintable() else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
+        set_request_id(rid)  # every log line of this request carries it, the 500 handler's and uvicorn's too
 
         if len(raw_headers) > self.max_header_count or sum(len(k) + len(v) for k, v in raw_headers) > (
             self.max_header_bytes

@@ -1,0 +1,1 @@
+"""What an operator sees: logging (request and run ids, no secrets) and Prometheus metrics."""
