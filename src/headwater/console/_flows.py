@@ -19,6 +19,7 @@ from headwater.runs.schedule import Schedule, parse_schedule
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 ACTIVE = ("pending", "inProgress")
 RUNS_SHOWN = 20
+SOON_SECONDS = 60  # a run due this soon is waited for on the flow page
 _UNITS = {"minute": "minute", "hour": "hour", "day": "day", "week": "week"}
 
 
@@ -52,6 +53,20 @@ def next_run_ms(flow: dict[str, Any], *, now_s: int) -> int | None:
         return None
     period = schedule.period_seconds
     return (schedule.start_time + ((now_s - schedule.start_time) // period + 1) * period) * 1000
+
+
+def _live(flow: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
+    """Whether the runs table should refresh itself: a run is under way, or one is about to be created."""
+    if any(r["metrics"]["statusSummary"]["status"] in ACTIVE for r in runs):
+        return True
+    schedule = _schedule(flow)
+    if schedule is None or flow.get("state") != "enabled":
+        return False
+    now_s = int(time.time())
+    if not schedule.recurring:
+        return not runs and schedule.start_time <= now_s + SOON_SECONDS
+    upcoming = next_run_ms(flow, now_s=now_s)
+    return upcoming is not None and upcoming <= (now_s + SOON_SECONDS) * 1000
 
 
 def _rows(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,7 +114,7 @@ def flow(request: Request, flow_id: str, message: str | None = None) -> Response
         row=_rows([item])[0],
         parts=_flow_parts(page, item),
         runs=runs,
-        live=any(r["metrics"]["statusSummary"]["status"] in ACTIVE for r in runs),
+        live=_live(item, runs),
         message=message if message in ("run", "enable", "disable") else None,
     )
 
@@ -108,10 +123,10 @@ def flow(request: Request, flow_id: str, message: str | None = None) -> Response
 def flow_runs(request: Request, flow_id: str) -> Response:
     """The runs table alone, polled by htmx while a run is pending or in progress."""
     page = open_page(request)
-    page.svc.flows.record(page.ctx, flow_id)  # a flow of another sandbox is not found, even its runs
+    # A flow of another sandbox is not found, and neither are its runs.
+    item = page.svc.flows.get(page.ctx, flow_id)["items"][0]
     runs = _runs(page, flow_id)
-    live = any(r["metrics"]["statusSummary"]["status"] in ACTIVE for r in runs)
-    return page.render("_runs.html", flow_id=flow_id, runs=runs, live=live)
+    return page.render("_runs.html", flow_id=flow_id, runs=runs, live=_live(item, runs))
 
 
 def _act(page: Page, flow_id: str, action: str) -> Response:
