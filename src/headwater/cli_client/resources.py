@@ -73,6 +73,15 @@ def connection_spec(api: Api, wanted: str) -> dict[str, Any]:
     raise CliError(f"no connection spec {wanted!r}", hint=f"use an id or one of: {names}", exit_code=2)
 
 
+def _fitting_auth_spec(spec: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """The first auth spec whose schema has every given param (else the first): no --auth-spec needed."""
+    methods = spec.get("authSpec", [])
+    for method in methods:
+        if set(params) <= set((method.get("spec") or {}).get("properties", {})):
+            return str(method.get("name"))
+    return str(methods[0].get("name")) if methods else None
+
+
 @remote(connections)
 def connections_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
     """List the sandbox's connections."""
@@ -105,7 +114,9 @@ def connections_create(
     file: FileOpt = None,
     name: Annotated[str | None, typer.Option(help="A name for the connection")] = None,
     spec: Annotated[str | None, typer.Option(help="Connection spec id or name: postgres, bigquery")] = None,
-    auth_spec: Annotated[str | None, typer.Option(help="Auth spec name [default: the spec's first]")] = None,
+    auth_spec: Annotated[
+        str | None, typer.Option(help="Auth spec name [default: the first that has the params]")
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="auth param key=value, or key:=json (repeatable)")
     ] = None,
@@ -115,13 +126,14 @@ def connections_create(
     body = read_body(file)
     if body is None:
         chosen = connection_spec(api, need(spec, "--spec"))
+        params = parse_pairs(need(param, "--param"), "--param")
+        method = auth_spec or _fitting_auth_spec(chosen, params)
         methods = [m.get("name") for m in chosen.get("authSpec", [])]
-        method = auth_spec or (methods[0] if methods else None)
         if method not in methods:
             raise CliError(f"no auth spec {method!r} for {chosen.get('name')}", hint=f"use one of: {methods}")
         body = {
             "name": need(name, "--name"),
-            "auth": {"specName": method, "params": parse_pairs(need(param, "--param"), "--param")},
+            "auth": {"specName": method, "params": params},
             "connectionSpec": {"id": chosen["id"], "version": "1.0"},
         }
         if description:
