@@ -35,8 +35,8 @@ class LiveServer:
             self.process.wait(timeout=15)
 
 
-def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start `headwater serve` as a real process and wait until it answers."""
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None, *, timeout: float = 60) -> LiveServer:
+    """Start `headwater serve` as a real process and wait (up to `timeout` s, for a busy machine) until it answers."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
@@ -65,7 +65,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
         return True
 
     try:
-        wait_for("headwater serve to answer", answers_or_exited, timeout=30, every=0.1)
+        wait_for("headwater serve to answer", answers_or_exited, timeout=timeout, every=0.1)
     except AssertionError:
         proc.kill()
         raise RuntimeError(f"headwater serve did not start:\n{server.log_text()}") from None
