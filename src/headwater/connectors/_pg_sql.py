@@ -157,9 +157,14 @@ def select_list(columns: Sequence[tuple[str, bool, bool]]) -> sql.Composed:
 
 
 def where_clause(
-    window: DeltaWindow | None, partition: KeyRange | None, row_filter: RowFilter | None = None
+    window: DeltaWindow | None,
+    partition: KeyRange | None,
+    row_filter: RowFilter | None = None,
+    chunk: sql.Composable | None = None,
 ) -> sql.Composable:
     conditions: list[sql.Composable] = window_conditions(window, literal) if window else []
+    if chunk is not None:
+        conditions.append(chunk)
     if partition is not None:
         ident = sql.Identifier(partition.column)
         if partition.lower is not None:
@@ -186,10 +191,15 @@ def select_query(
     window: DeltaWindow | None = None,
     partition: KeyRange | None = None,
     row_filter: RowFilter | None = None,
+    chunk: sql.Composable | None = None,
     limit: int | None = None,
 ) -> sql.Composed:
+    """`chunk` is one chunk's condition (connectors/_pg_chunks.py), ANDed with the rest."""
     query = sql.SQL("SELECT {} FROM {}.{}{}").format(
-        select_list(columns), sql.Identifier(schema), sql.Identifier(table), where_clause(window, partition, row_filter)
+        select_list(columns),
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        where_clause(window, partition, row_filter, chunk),
     )
     if limit is not None:
         query = query + sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))

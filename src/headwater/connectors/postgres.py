@@ -4,9 +4,11 @@ ADBC's PostgreSQL driver runs `COPY (SELECT …) TO STDOUT (FORMAT BINARY)` and 
 into Arrow in C; it measured fastest of the Python paths here (see bench/pg_read.py). Memory is
 bounded by the driver's batch size hint, not the table size.
 
-Parallel reads split a table on its integer primary key into key ranges, each read in its own
-short transaction on its own connection (no exported snapshot): the source's vacuum is never held
-back for a whole copy, at the price that a row changed mid-read is seen old or new per range.
+A run's full read is planned in chunks of about `HEADWATER_RUN_CHUNK_ROWS` rows (`plan_chunks`,
+connectors/_pg_chunks.py: integer-key ranges, else CTID page ranges), and each chunk is read in its
+own short transaction on its own connection (`read_chunks`): the source's vacuum is never held back
+for a whole copy, at the price that a row changed mid-read is seen old or new per chunk
+(docs/incremental.md). `read` splits on the integer primary key by worker count, for windowed reads.
 Fenced incremental reads are the exception: every range reads in the one snapshot whose xmin
 bounds the window (exported by the catalog connection, which stays open for the read), since
 the cursor they commit is only exact for rows read in that snapshot (docs/incremental.md).
@@ -19,19 +21,20 @@ import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import adbc_driver_manager.dbapi as adbc_errors
 import psycopg
 import pyarrow as pa
 from pydantic import BaseModel
 
+from headwater.connectors._chunked import ChunkItem, ChunkPlan
 from headwater.connectors._parallel import read_in_parallel
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
-from headwater.connectors._pg_conn import adbc_connection, catalog_connection, explain, scrub_environment
-from headwater.connectors._pg_fence import band_ids, import_snapshot, take_snapshot
+from headwater.connectors._pg_chunks import INTEGER_KEYS, chunk_condition, plan_table
+from headwater.connectors._pg_conn import catalog_connection, scrub_environment
+from headwater.connectors._pg_fence import band_ids, take_snapshot
 from headwater.connectors._pg_fence import sessions as fence_sessions
 from headwater.connectors._pg_sql import (
     DESCRIBE_COLUMNS,
@@ -42,7 +45,8 @@ from headwater.connectors._pg_sql import (
     parse_path,
     select_query,
 )
-from headwater.connectors._pg_types import PgColumnType, column_type, convert_batch
+from headwater.connectors._pg_stream import batch_bytes, stream_query
+from headwater.connectors._pg_types import PgColumnType, column_type
 from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
 from headwater.domain import ColumnInfo, DeltaWindow, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
@@ -58,19 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("headwater.connectors.postgres")
 
 POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
-BATCH_BYTES = 16 * 1024 * 1024
-# Parallel readers share one memory budget: beyond two workers each gets smaller batches
-# (measured: 4 workers at 16 MiB peaked at 561 MiB RSS; the target is < 512 MiB).
-MIN_BATCH_BYTES = 4 * 1024 * 1024
-
-
-def batch_bytes(workers: int) -> int:
-    return BATCH_BYTES if workers <= 2 else max(MIN_BATCH_BYTES, BATCH_BYTES * 2 // workers)
-
-
 # Partitioned reads only pay off on large tables; below this many rows one COPY is faster.
 MIN_ROWS_PER_PARTITION = 500_000
-_INTEGER_KEYS = ("int2", "int4", "int8")
 
 SPEC = ConnectorSpec(
     id=POSTGRES_SPEC_ID,
@@ -184,28 +177,33 @@ class PostgresConnector:
             query = select_query(
                 found.schema, found.name, _select(found.columns), row_filter=bound, limit=limit
             ).as_string(conn)
-        batches = list(self._stream(target, query, schema.arrow_schema))
+        batches = list(stream_query(target, query, schema.arrow_schema))
         rows = json_rows(python_safe(pa.Table.from_batches(batches, schema=schema.arrow_schema)))
         return TablePreview(schema=schema, rows=rows)
 
     # -- reading ----------------------------------------------------------------------------------
+    def _prepare(self, conn: psycopg.Connection[Any], request: ReadRequest) -> tuple[_Table, tuple[_Column, ...]]:
+        """The table a read names and its selected columns, checked (ConfigError: the user must fix it)."""
+        try:
+            found = self._table(conn, request.table)
+        except NotFound:
+            raise ConfigError(
+                f"The table {request.table!r} does not exist or is not readable with these credentials."
+            ) from None
+        columns = _selected(found, request.columns)
+        for bound in (request.window, request.partition):
+            if bound is not None and found_column(found, bound.column) is None:
+                raise ConfigError(
+                    f"Column {bound.column!r} (delta column or partition key) is not in table {found.path!r}."
+                )
+        return found, columns
+
     def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         target = self._target(auth)
         with contextlib.ExitStack() as held:
             conn = held.enter_context(catalog_connection(target))
-            try:
-                found = self._table(conn, request.table)
-            except NotFound:
-                raise ConfigError(
-                    f"The table {request.table!r} does not exist or is not readable with these credentials."
-                ) from None
-            columns = _selected(found, request.columns)
-            for bound in (request.window, request.partition):
-                if bound is not None and found_column(found, bound.column) is None:
-                    raise ConfigError(
-                        f"Column {bound.column!r} (delta column or partition key) is not in table {found.path!r}."
-                    )
-            schema = pa.schema([pa.field(c.name, c.kind.arrow_type, not c.not_null) for c in columns])
+            found, columns = self._prepare(conn, request)
+            schema = _arrow_schema(columns)
             window, snapshot = _fenced(conn, found, request.window)
             partitions = self._partitions(conn, found, request) if request.partition is None else [request.partition]
             queries = [
@@ -228,11 +226,63 @@ class PostgresConnector:
             workers = max(1, min(request.parallelism, len(queries)))
             size = batch_bytes(workers)
             jobs = [
-                functools.partial(self._stream, target, query, schema, batch_size=size, snapshot=snapshot)
+                functools.partial(stream_query, target, query, schema, batch_size=size, snapshot=snapshot)
                 for query in queries
             ]
             # One converted batch waiting per worker, plus one: enough to keep the consumer busy.
             yield from read_in_parallel(jobs, workers=workers, queue_size=workers + 1, thread_name="pg-read")
+
+    # -- chunked reads (connectors/_chunked.py) ---------------------------------------------------
+    def plan_chunks(self, auth: BaseModel, request: ReadRequest, *, chunk_rows: int) -> ChunkPlan | None:
+        """Chunks of about `chunk_rows` rows for a full read (no window, or a value window's backfill).
+
+        None for what is not chunked: `chunk_rows` 0, a read of one partition, a window with a lower
+        bound (an index range scan on the delta column beats any split), and fenced windows, whose
+        cursor is exact only for rows read in the one snapshot the fence was taken in.
+        """
+        window = request.window
+        if chunk_rows <= 0 or request.partition is not None:
+            return None
+        if window is not None and (window.fence is not None or window.start is not None):
+            return None
+        with catalog_connection(self._target(auth)) as conn:
+            found, _ = self._prepare(conn, request)
+            return plan_table(conn, schema=found.schema, table=found.name, oid=found.oid, chunk_rows=chunk_rows)
+
+    def read_chunks(
+        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]]
+    ) -> Iterator[ChunkItem]:
+        """Each chunk in its own transaction on its own connection, `request.parallelism` at a time."""
+        if request.window is not None and request.window.fence is not None:
+            raise ValueError("fenced windows are read in one snapshot, never in chunks")
+        target = self._target(auth)
+        with catalog_connection(target) as conn:
+            found, columns = self._prepare(conn, request)
+            window, _ = _fenced(conn, found, request.window)
+            queries = [
+                (
+                    str(chunk["key"]),
+                    select_query(
+                        found.schema,
+                        found.name,
+                        _select(columns),
+                        window=window,
+                        row_filter=_bound(found, request.row_filter),
+                        chunk=chunk_condition(chunk),
+                    ).as_string(conn),
+                )
+                for chunk in chunks
+            ]
+        schema = _arrow_schema(columns)
+        workers = max(1, min(request.parallelism, len(queries)))
+        size = batch_bytes(workers)
+        jobs = [functools.partial(self._chunk, target, key, query, schema, size) for key, query in queries]
+        yield from read_in_parallel(jobs, workers=workers, queue_size=workers + 1, thread_name="pg-chunk")
+
+    def _chunk(self, target: PgTarget, key: str, query: str, schema: pa.Schema, size: int) -> Iterator[ChunkItem]:
+        for batch in stream_query(target, query, schema, batch_size=size):
+            yield key, batch
+        yield key, None  # after the stream closed its connection: the chunk's transaction has ended
 
     def fence_sessions(self, auth: BaseModel, table: str) -> SessionFacts | None:
         """The open transactions before a fenced incremental read of `table` (docs/incremental.md).
@@ -254,7 +304,7 @@ class PostgresConnector:
         if request.parallelism <= 1:
             return [None]
         key = conn.execute(PRIMARY_KEY, (table.oid,)).fetchone()
-        if key is None or key[1] not in _INTEGER_KEYS:
+        if key is None or key[1] not in INTEGER_KEYS:
             return [None]
         column = key[0]
         low, high = conn.execute(
@@ -286,53 +336,6 @@ class PostgresConnector:
             KeyRange(column, None if i == 0 else bounds[i], None if i == count - 1 else bounds[i + 1])
             for i in range(count)
         ]
-
-    def _stream(
-        self,
-        target: PgTarget,
-        query: str,
-        schema: pa.Schema,
-        *,
-        batch_size: int = BATCH_BYTES,
-        snapshot: str | None = None,
-    ) -> Iterator[pa.RecordBatch]:
-        with adbc_connection(target) as conn:
-            if snapshot is not None:
-                _driver_call(target, lambda: import_snapshot(conn, snapshot))
-            cursor = conn.cursor()
-            try:
-                cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_size)})
-                reader = _driver_call(target, lambda: (cursor.execute(query), cursor.fetch_record_batch())[1])
-                while True:
-                    batch = _driver_call(target, lambda: _next_batch(reader))
-                    if batch is None:
-                        return
-                    # Conversion errors (ConfigError: NaN in a decimal, …) are not the driver's: not wrapped.
-                    yield convert_batch(batch, schema)
-            finally:
-                cursor.close()
-
-
-T = TypeVar("T")
-
-
-def _driver_call(target: PgTarget, call: Callable[[], T]) -> T:
-    """Run one driver step; its failures become Headwater errors with actionable, password-free text.
-
-    Mid-stream failures (connection lost, server error) surface from Arrow's reader as OSError or
-    ArrowException carrying libpq's text, not as the DB-API hierarchy.
-    """
-    try:
-        return call()
-    except (adbc_errors.Error, OSError, pa.ArrowException) as exc:
-        raise explain(exc, target) from None
-
-
-def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
 
 
 def _fenced(
@@ -375,6 +378,10 @@ def _bound(table: _Table, row_filter: RowFilter | None) -> RowFilter | None:
     except BadRequest as exc:
         # In a read the user must fix the filter or the table: a configuration error, not a retry.
         raise ConfigError(exc.message, code=exc.code) from None
+
+
+def _arrow_schema(columns: tuple[_Column, ...]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.kind.arrow_type, not c.not_null) for c in columns])
 
 
 def _select(columns: tuple[_Column, ...]) -> list[tuple[str, bool, bool]]:

@@ -23,7 +23,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ from headwater.lake._writer import (
     ROW_GROUP_ROWS,
     TARGET_FILE_BYTES,
     RollingParquetWriter,
+    StageWriter,
     delete_files,
 )
 
@@ -187,8 +188,13 @@ class Lake:
         cursor: dict[str, Any] | None,
         on_progress: Callable[[int, int], None] | None = None,
         replace: bool = False,
+        staged: Sequence[str] = (),
     ) -> CommitResult:
         """Stream `batches` into Parquet and commit them as one snapshot, at most once per `run_id`.
+
+        `staged` are data files this run wrote earlier (`stage_writer`, possibly by an earlier attempt;
+        runs/staging.py): they join the same snapshot. They are never deleted here, since an earlier
+        attempt that committed this run may reference them; only the files this call writes are.
 
         `cursor` (JSON; other values are stored via `str`) goes into the same snapshot, so
         `cursor(ident, flow_id)` advances only when the rows do. `on_progress(rows, bytes)` is called
@@ -222,7 +228,7 @@ class Lake:
                 writer.write(conform(batch))
             paths = writer.close()
             # Reading each footer back also validates the file against the table schema.
-            data_files = [data_file(table.io, table.metadata, p) for p in paths]
+            data_files = [data_file(table.io, table.metadata, p) for p in [*staged, *paths]]
         except BaseException:
             writer.abort()
             raise
@@ -230,6 +236,36 @@ class Lake:
         if cursor_json is not None:
             properties[CURSOR] = cursor_json
         return self._commit(ident, table, run_id, properties, data_files, paths, replace=replace)
+
+    def stage_writer(
+        self, ident: DatasetIdent, *, run_id: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> StageWriter:
+        """A writer of Parquet files in the dataset's data directory, to be committed later by `write_run(staged=…)`.
+
+        Its files are unreferenced until that commit: readers never see them, and
+        `discard_staged` (or `remove_orphans`) deletes them if the run never commits.
+        """
+        table = self._load(ident)
+        target = file_schema(table.schema())
+        writer = RollingParquetWriter(
+            table.io,
+            data_dir=f"{table.location()}/data",
+            prefix=re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64],
+            schema=target,
+            target_file_bytes=self._target_file_bytes,
+            row_group_rows=self._row_group_rows,
+            row_group_bytes=self._row_group_bytes,
+            on_progress=on_progress,
+        )
+        return StageWriter(writer, Conformer(target))
+
+    def discard_staged(self, ident: DatasetIdent, paths: Sequence[str]) -> None:
+        """Delete staged files of a run that will never commit (best effort; a dropped dataset has none)."""
+        try:
+            table = self._load(ident)
+        except NotFound:
+            return
+        delete_files(table.io, list(paths))
 
     def _commit(
         self,

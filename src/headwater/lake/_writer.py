@@ -119,6 +119,31 @@ class RollingParquetWriter:
             self._stream = None
 
 
+class StageWriter:
+    """One staged part of a run (a chunk, a stream's stretch): batches conformed to the dataset's file
+    schema and written to their own files, which `close()` lists for the run's later commit."""
+
+    def __init__(self, writer: RollingParquetWriter, conform: Callable[[pa.RecordBatch], pa.RecordBatch]) -> None:
+        self._writer, self._conform = writer, conform
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write(self._conform(batch))
+
+    @property
+    def rows(self) -> int:
+        return self._writer.rows
+
+    @property
+    def bytes_written(self) -> int:
+        return self._writer.bytes_written
+
+    def close(self) -> list[str]:
+        return self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
 def delete_files(io: FileIO, paths: list[str]) -> None:
     for path in paths:
         try:
