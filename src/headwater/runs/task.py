@@ -30,6 +30,8 @@ from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import ConfigError, NotFound
 from headwater.lake import CommitResult, Lake
 from headwater.mapping import compile_mapping
+from headwater.observability.context import run_scope
+from headwater.observability.metrics import measured_run
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
 from headwater.runs.cursor import FencedPlan
@@ -104,7 +106,12 @@ def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
     row = ledger.claim(run_id, owner=owner, now=now_ms(), lease_ms=int(deps.settings.lease_seconds * 1000))
     if row is None:
         return None
-    return _Execution(deps, ledger, row, owner).run()
+    execution = _Execution(deps, ledger, row, owner)
+    # Every line logged while it runs carries the run id; its duration and figures go to the metrics.
+    with run_scope(row.id), measured_run(scheduled_at_ms=row.scheduled_at, first_attempt=row.attempt == 1) as seen:
+        seen.status = status = execution.run()
+        seen.counts = execution.counts
+    return status
 
 
 class _Execution:
