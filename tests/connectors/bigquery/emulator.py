@@ -54,6 +54,18 @@ class Emulator:
 
 @pytest.fixture(scope="session")
 def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    rest_port, grpc_port = free_port(), free_port()
+    process = launch(rest_port, grpc_port, tmp_path_factory.mktemp("bqemulator") / "emulator.log")
+    try:
+        yield Emulator(rest=f"http://127.0.0.1:{rest_port}", grpc=f"http://127.0.0.1:{grpc_port}")
+    finally:
+        # In-memory and ephemeral: nothing to flush, and its graceful shutdown takes 5-10 s.
+        process.kill()
+        process.wait(timeout=10)
+
+
+def launch(rest_port: int, grpc_port: int, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """Start bqemulator on these ports (with `extra` arguments, e.g. `--data-dir D`) and wait until it answers."""
     python = EMULATOR_VENV / "bin" / "python"
     if not python.exists():
         pytest.fail(
@@ -61,28 +73,21 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             "`scripts/install-bqemulator.sh` (or set HEADWATER_BQEMULATOR_VENV to an existing one).",
             pytrace=False,
         )
-    rest_port, grpc_port = free_port(), free_port()
-    log_path = tmp_path_factory.mktemp("bqemulator") / "emulator.log"
     env = {
         **os.environ,
         # Avro support downloads a DuckDB extension; offline that costs seconds and achieves nothing.
         "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
     }
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(python), str(Path(__file__).with_name("emulator_main.py")), "start",
              "--rest-host", "127.0.0.1", "--rest-port", str(rest_port),
              "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc_port),
-             "--project", PROJECT, "--log-level", "warning"],
+             "--project", PROJECT, "--log-level", "warning", *extra],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
-    try:
-        _wait_ready(process, rest_port, grpc_port, log_path)
-        yield Emulator(rest=f"http://127.0.0.1:{rest_port}", grpc=f"http://127.0.0.1:{grpc_port}")
-    finally:
-        # In-memory and ephemeral: nothing to flush, and its graceful shutdown takes 5-10 s.
-        process.kill()
-        process.wait(timeout=10)
+    _wait_ready(process, rest_port, grpc_port, log_path)
+    return process
 
 
 def _wait_ready(process: subprocess.Popen[bytes], rest_port: int, grpc_port: int, log_path: Path) -> None:
