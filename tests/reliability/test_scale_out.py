@@ -23,17 +23,23 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 import redis
 from cryptography.fernet import Fernet
+from pydantic import SecretStr, ValidationError
 
+from headwater.lake import DatasetIdent, Lake
+from headwater.lake._storage import io_properties
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunStatus
+from headwater.settings import S3Settings, Settings
 from headwater.store import Store
 from tests.runs.source import SCOPE, PortForward, SourceDb, create_database, drop_database
 from tests.support import seed
@@ -42,8 +48,6 @@ from tests.support.ids import FLOW, ORG
 from tests.support.net import wait_for
 from tests.support.s3 import ObjectStore, moto_store
 from tests.support.server import LiveServer, cli, gateway_headers, start_server
-
-pytestmark = pytest.mark.slow  # eight processes, and a worker killed
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("out_0", "out_1", "out_2")  # make_chain maps id, name, updated_at to these
@@ -144,7 +148,7 @@ def make_sources(db: SourceDb, count: int) -> list[Counter[tuple[Any, ...]]]:
 # The third process: plain pyiceberg, configured as any reader of the catalog would be (docs/deploy.md).
 READER = """
 import json, sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pyiceberg.catalog.sql import SqlCatalog
 
 catalog = SqlCatalog("headwater", **json.load(sys.stdin))
@@ -202,6 +206,7 @@ def _held_by(row: RunRow, worker: Worker) -> bool:
     return row.status is RunStatus.IN_PROGRESS and worker.owner_marker in (row.lease_owner or "")
 
 
+@pytest.mark.slow  # eight processes, and a worker killed
 @pytest.mark.parametrize(("broker", "flows"), [("redis", 20), ("rabbitmq", 8)])
 def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
     broker: str,
@@ -310,3 +315,85 @@ def _client(server: LiveServer, responses: list[str]) -> httpx.Client:
         responses.append(response.text)
 
     return httpx.Client(base_url=server.base_url, timeout=30, event_hooks={"response": [keep]})
+
+
+# -- the S3 settings and the lake's own S3 operations ------------------------------------------------
+
+
+def test_s3_settings_keep_credentials_out_of_errors_and_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(_FOREIGN_ENV):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HEADWATER_S3_ENDPOINT", "http://key:s3cr3t-in-url@minio.internal:9000")
+    with pytest.raises(ValidationError) as refused:
+        S3Settings()
+    assert "credentials" in str(refused.value) and "s3cr3t-in-url" not in str(refused.value)
+    monkeypatch.delenv("HEADWATER_S3_ENDPOINT")
+    monkeypatch.setenv("HEADWATER_S3_SECRET_ACCESS_KEY", "half-a-pair-secret")
+    with pytest.raises(ValidationError) as half:
+        S3Settings()
+    assert "ACCESS_KEY_ID" in str(half.value) and "half-a-pair-secret" not in str(half.value)
+    monkeypatch.setenv("HEADWATER_S3_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID")
+    settings = Settings()
+    assert "half-a-pair-secret" not in repr(settings) and "AKIAEXAMPLEKEYID" not in repr(settings)
+
+
+def test_an_s3_warehouse_gets_endpoint_region_and_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(_FOREIGN_ENV):
+            monkeypatch.delenv(name)
+    assert io_properties(S3Settings(), "file:///var/lib/headwater/warehouse") == {}
+    assert io_properties(S3Settings(region="eu-west-3"), "s3://lake/wh") == {"s3.region": "eu-west-3"}
+    # The standard AWS variables stand in for unset settings; a custom endpoint gets a region.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio.internal:9000/")
+    assert io_properties(S3Settings(), "s3://lake/wh") == {
+        "s3.endpoint": "http://minio.internal:9000",
+        "s3.region": "us-east-1",
+    }
+    monkeypatch.setenv("HEADWATER_S3_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID")
+    monkeypatch.setenv("HEADWATER_S3_SECRET_ACCESS_KEY", "example-secret")
+    monkeypatch.setenv("HEADWATER_S3_FORCE_VIRTUAL_ADDRESSING", "true")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    assert io_properties(Settings().s3, "s3://lake/wh") == {
+        "s3.endpoint": "http://minio.internal:9000",
+        "s3.region": "eu-central-1",
+        "s3.access-key-id": "AKIAEXAMPLEKEYID",
+        "s3.secret-access-key": "example-secret",
+        "s3.force-virtual-addressing": "true",
+    }
+
+
+@pytest.mark.slow  # moto's server
+def test_dropping_a_dataset_and_removing_orphans_use_the_configured_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(_FOREIGN_ENV):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with moto_store(tmp_path / "s3") as store:
+        bucket = store.create_bucket()
+        s3 = S3Settings(
+            endpoint=store.endpoint,
+            region=store.region,
+            access_key_id=SecretStr(store.access_key_id),
+            secret_access_key=SecretStr(store.secret_access_key),
+        )
+        settings = Settings(data_dir=tmp_path / "data", warehouse=f"s3://{bucket}/wh", s3=s3)
+        settings.ensure_data_dir()
+        lake = Lake.from_settings(settings)
+        ident = DatasetIdent("tenant_ns", "ds_1")
+        lake.create_dataset(ident, pa.schema([("id", pa.int64())]))
+        batch = pa.record_batch([pa.array([1, 2, 3])], names=["id"])
+        lake.write_run(ident, run_id="run-1", flow_id="flow-1", batches=[batch], cursor=None)
+        fs = store.filesystem()
+        (data_file,) = lake.data_files(ident)
+        orphan = data_file.removeprefix("s3://").rsplit("/", 1)[0] + "/left-by-a-killed-run.parquet"
+        with fs.open_output_stream(orphan) as out:
+            out.write(b"never committed")
+        assert lake.remove_orphans(ident, older_than=timedelta(0)) == [orphan]
+        assert sorted(lake.scan(ident).column("id").to_pylist()) == [1, 2, 3]
+        lake.drop_dataset(ident)
+        left = fs.get_file_info(pafs.FileSelector(f"{bucket}/wh", recursive=True))
+        assert [f.path for f in left if f.type == pafs.FileType.File] == []
+        lake.close()
