@@ -91,9 +91,9 @@ METRICS = (
     ("headwater_run_duration_seconds", "histogram", "`status`",
      "wall time of a run attempt, by the status it ended in (`lease_lost` when another worker took over)"),
     ("headwater_run_rows_total", "counter", "`stage` (`read`, `written`)",
-     "rows run attempts read from sources and wrote to datasets"),
+     "rows runs read from sources, and rows their snapshots committed (as each run's report says)"),
     ("headwater_run_bytes_total", "counter", "`stage` (`read`, `written`)",
-     "bytes read (Arrow) and written (Parquet)"),
+     "bytes runs read from sources (Arrow), and Parquet bytes their snapshots committed"),
     ("headwater_scheduler_lag_seconds", "histogram", "",
      "from a run's scheduled time to the start of its first attempt"),
 )  # fmt: skip

@@ -12,18 +12,21 @@ status codes and run statuses. No org, sandbox, resource id or credential is eve
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Histogram
+
+log = logging.getLogger("headwater.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -68,9 +71,11 @@ def _metrics() -> _Metrics:
             ["status"],
             buckets=_RUN_BUCKETS,
         ),
-        rows=Counter("headwater_run_rows", "Rows run attempts read from sources and wrote to datasets", ["stage"]),
+        rows=Counter(
+            "headwater_run_rows", "Rows runs read from sources, and rows their snapshots committed", ["stage"]
+        ),
         bytes=Counter(
-            "headwater_run_bytes", "Bytes run attempts read from sources (Arrow) and wrote (Parquet)", ["stage"]
+            "headwater_run_bytes", "Bytes runs read from sources (Arrow), and Parquet bytes they committed", ["stage"]
         ),
         lag_seconds=Histogram(
             "headwater_scheduler_lag_seconds",
@@ -86,15 +91,33 @@ def observe_request(*, method: str, route: str, status: int, seconds: float) -> 
 
 @dataclass
 class RunOutcome:
-    """What a run attempt reports to the metrics when it ends: its status and the figures it copied."""
+    """A run attempt's end, as the metrics see it: its status (None: it lost its lease and reported nothing)."""
 
     status: str | None = None
-    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+def _figures(doc: Mapping[str, Any]) -> dict[str, int]:
+    """What a run's report says it copied: rows and bytes read, and what its committed snapshot holds."""
+    metrics = doc.get("metrics") or {}
+    records, sizes = metrics.get("recordSummary") or {}, metrics.get("sizeSummary") or {}
+    found = {
+        "rows_read": records.get("inputRecordCount"),
+        "rows_written": records.get("outputRecordCount"),
+        "bytes_read": sizes.get("inputBytes"),
+        "bytes_written": sizes.get("outputBytes"),
+    }
+    return {k: int(v) for k, v in found.items() if isinstance(v, int | float)}
 
 
 @contextmanager
-def measured_run(*, scheduled_at_ms: int, first_attempt: bool) -> Iterator[RunOutcome]:
-    """Time a run attempt; the caller fills in the yielded outcome (status None: the lease was lost)."""
+def measured_run(
+    run_id: str, *, scheduled_at_ms: int, first_attempt: bool, read_back: Callable[[str], Any]
+) -> Iterator[RunOutcome]:
+    """Time a run attempt; the caller sets the yielded outcome's status.
+
+    The rows and bytes counted are those of the run's final report, read back with `read_back(run_id)`
+    (an object with the run's `doc`), so the metrics and the API never disagree.
+    """
     started = time.time()
     if first_attempt:
         _metrics().lag_seconds.observe(max(0.0, started - scheduled_at_ms / 1000))
@@ -104,10 +127,16 @@ def measured_run(*, scheduled_at_ms: int, first_attempt: bool) -> Iterator[RunOu
     finally:
         found = _metrics()
         found.run_seconds.labels(outcome.status or "lease_lost").observe(time.time() - started)
-        found.rows.labels("read").inc(outcome.counts.get("rows_in", 0))
-        found.rows.labels("written").inc(outcome.counts.get("rows_out", 0))
-        found.bytes.labels("read").inc(outcome.counts.get("bytes_in", 0))
-        found.bytes.labels("written").inc(outcome.counts.get("bytes_out", 0))
+        figures: dict[str, int] = {}
+        if outcome.status is not None:
+            try:
+                figures = _figures(getattr(read_back(run_id), "doc", None) or {})
+            except Exception:  # the metrics must never fail a run that is already reported
+                log.warning("run %s: its figures could not be read back for the metrics", run_id, exc_info=True)
+        found.rows.labels("read").inc(figures.get("rows_read", 0))
+        found.rows.labels("written").inc(figures.get("rows_written", 0))
+        found.bytes.labels("read").inc(figures.get("bytes_read", 0))
+        found.bytes.labels("written").inc(figures.get("bytes_written", 0))
 
 
 def exposition(run_counts: Callable[[], Mapping[str, int]]) -> tuple[bytes, str]:

@@ -106,11 +106,13 @@ def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
     row = ledger.claim(run_id, owner=owner, now=now_ms(), lease_ms=int(deps.settings.lease_seconds * 1000))
     if row is None:
         return None
-    execution = _Execution(deps, ledger, row, owner)
     # Every line logged while it runs carries the run id; its duration and figures go to the metrics.
-    with run_scope(row.id), measured_run(scheduled_at_ms=row.scheduled_at, first_attempt=row.attempt == 1) as seen:
-        seen.status = status = execution.run()
-        seen.counts = execution.counts
+    first = row.attempt == 1
+    with (
+        run_scope(row.id),
+        measured_run(row.id, scheduled_at_ms=row.scheduled_at, first_attempt=first, read_back=ledger.get) as seen,
+    ):
+        seen.status = status = _Execution(deps, ledger, row, owner).run()
     return status
 
 
