@@ -214,7 +214,12 @@ def worker(
         # A receiver of setup_logging makes Celery keep ours instead of installing its own handlers.
         setup_logging.connect(lambda **_: configure_logging(settings), weak=False)
         celery = create_celery(svc.settings.broker_url, svc.run_deps)
-        celery.worker_main(["worker", "--pool=threads", f"--concurrency={workers}", f"--loglevel={settings.log_level}"])
+        # A node name of its own: under Celery's default (celery@host) a second worker on one host dies
+        # at start on RabbitMQ, whose remote-control queue of that name is exclusive to the first.
+        node = f"--hostname=headwater-{os.getpid()}@%h"
+        celery.worker_main(
+            ["worker", "--pool=threads", f"--concurrency={workers}", f"--loglevel={settings.log_level}", node]
+        )
         return
     # No broker: share the runs table with every other worker and `headwater serve` through leases.
     engine = svc.engine(workers=workers, schedule=schedule)
