@@ -99,9 +99,9 @@ def test_paging_with_links_visits_every_item_once(client: TestClient, tenant: Te
         nxt = body["_links"].get("next")
         if nxt:
             href = nxt["href"]
-            assert href.startswith("/connections?")
-            params = parse_qs(urlparse(href).query)
-            assert params["limit"] == ["3"] and params["orderby"] == ["-name"]
+            # Adobe's documented shape, which clients split on "=": the token alone carries the query.
+            path, token = href.split("=")
+            assert path == "/connections?continuationToken" and token
             url = FLOW + href
         else:
             url = ""
@@ -112,6 +112,12 @@ def test_paging_with_links_visits_every_item_once(client: TestClient, tenant: Te
     token = parse_qs(urlparse(first["_links"]["next"]["href"]).query)["continuationToken"][0]
     resp = client.get(f"{FLOW}/connections?limit=3&orderby=name&continuationToken={token}", headers=h)
     assert resp.status_code == 400
+    # ... and to its collection: a token of /connections means nothing to /flows.
+    resp = client.get(f"{FLOW}/flows?continuationToken={token}", headers=h)
+    assert resp.status_code == 400 and resp.json()["type"].endswith("FLOW-1000-400"), resp.text
+    # Older links repeated the query beside the token: those still work.
+    again = client.get(f"{FLOW}/connections?limit=3&continuationToken={token}", headers=h)
+    assert names(again) == ["conn-3", "conn-4", "conn-5"]
 
 
 def test_connection_specs_filter(client: TestClient, tenant: Tenant) -> None:
@@ -147,16 +153,24 @@ def test_every_continuation_token_decodes_and_a_tampered_one_is_refused() -> Non
     )
     for i in range(2000):
         last_id = str(uuid_mod.uuid4())
-        token = tokens.encode(query, (1, f"conn-{i}"), last_id)
-        assert tokens.decode(query, token) == ((1, f"conn-{i}"), last_id)
-    other = ListQuery.parse(
-        property=[], orderby=None, limit=None, start=None, count=None, continuation_token=None, max_limit=1000
-    )
-    for bad_query, bad_token in (
-        (other, token),
-        (query, token[:-2] + ("AA" if token[-2:] != "AA" else "BB")),
-        (query, "x"),
-        (query, ""),
+        token = tokens.encode(query, ((1, f"conn-{i}"), last_id), collection="/connections")
+        assert "=" not in token
+        sent = ListQuery.parse(continuation_token=token, max_limit=1000)
+        opened, position = tokens.open(sent, collection="/connections")
+        assert position == ((1, f"conn-{i}"), last_id)
+        assert (opened.terms, opened.sort, opened.limit) == (query.terms, query.sort, 3)
+
+    def sent(token: str, **given: Any) -> ListQuery:
+        return ListQuery.parse(continuation_token=token, max_limit=1000, **given)
+
+    for bad_query, collection in (
+        (sent(token, orderby="name"), "/connections"),  # another query
+        (sent(token, property=["state==disabled"]), "/connections"),
+        (sent(token), "/flows"),  # another collection
+        (sent(token[:-2] + ("AA" if token[-2:] != "AA" else "BB")), "/connections"),  # tampered
+        (sent(PageTokens(b"j" * 32).encode(query, ((1, "x"), "y"), collection="/connections")), "/connections"),
+        (sent("x"), "/connections"),
+        (sent("!!!"), "/connections"),
     ):
         with pytest.raises(BadRequest):
-            tokens.decode(bad_query, bad_token)
+            tokens.open(bad_query, collection=collection)

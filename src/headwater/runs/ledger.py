@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
+from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.tables import runs
 
 BROKER = "broker"
@@ -143,6 +144,17 @@ class Ledger:
         with self.store.begin() as conn:
             return [_row(r) for r in conn.execute(q.order_by(runs.c.created_at, runs.c.id)).all()]
 
+    def page(self, scope: Scope, page: Page) -> list[RunRow]:
+        """One page of a sandbox's runs, filtered, ordered and cut in SQL."""
+        q = select(runs).where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox)
+        with self.store.begin() as conn:
+            return [_row(r) for r in conn.execute(paged(runs, q, page)).all()]
+
+    def count(self, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
+        q = select(func.count()).select_from(runs).where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox)
+        with self.store.begin() as conn:
+            return int(conn.execute(q.where(*conditions(runs, conds))).scalar_one())
+
     def last_finished(self, scope: Scope, flow_ids: list[str] | None = None) -> dict[str, RunRow]:
         """Per flow, its most recently ended run that succeeded or failed (a flow's `lastRunDetails`).
 
@@ -168,10 +180,13 @@ class Ledger:
             rows = [_row(r) for r in conn.execute(q).all()]
         return {row.flow_id: row for row in reversed(rows)}  # ties (same ms): the smallest id wins
 
-    def last_scheduled(self) -> dict[str, int]:
-        """The newest scheduled_at per flow (one grouped query, whatever the number of flows)."""
+    def last_scheduled(self, flow_ids: list[str]) -> dict[str, int]:
+        """The newest scheduled_at of each of `flow_ids` (one grouped query on the (flow, time) key)."""
+        if not flow_ids:
+            return {}
+        q = select(runs.c.flow_id, func.max(runs.c.scheduled_at)).where(runs.c.flow_id.in_(flow_ids))
         with self.store.begin() as conn:
-            rows = conn.execute(select(runs.c.flow_id, func.max(runs.c.scheduled_at)).group_by(runs.c.flow_id))
+            rows = conn.execute(q.group_by(runs.c.flow_id))
             return {flow_id: int(ts) for flow_id, ts in rows}
 
     # -- claim --------------------------------------------------------------------------------

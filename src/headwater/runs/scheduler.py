@@ -8,6 +8,10 @@ Times are `startTime + k * interval * unit`, as Adobe's scheduling documentation
 Missed times (scheduler down, or a start time in the past) coalesce into ONE run at the latest due
 time: runs read from the committed cursor, so that single run copies everything since the last
 commit, and the runs table is not flooded with catch-up rows.
+
+A tick reads only the flows that are due: each flow row carries `next_due_at`, which every write of
+the flow resets to 0 ("look at me") and the tick sets to the flow's next time (or NULL for a
+disabled, draft or finished one-time flow), so an idle tick is one empty index range.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from headwater.domain.kinds import ResourceKind, ResourceState
+from headwater.domain.kinds import ResourceState
 from headwater.errors import HeadwaterError
 from headwater.runs import report
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.schedule import Schedule, parse_schedule
-from headwater.store import Store, now_ms
+from headwater.store import Record, Store, now_ms
 
 log = logging.getLogger("headwater.runs.scheduler")
 
@@ -48,6 +53,17 @@ def latest_due(schedule: Schedule, *, now_s: int, last_ms: int | None) -> int | 
     return due
 
 
+def next_due(schedule: Schedule, *, now_s: int) -> int | None:
+    """The first scheduled time (epoch seconds) after `now_s`, or None when no time is left."""
+    start = schedule.start_time
+    if now_s < start:
+        return start
+    if not schedule.recurring:
+        return None
+    period = schedule.period_seconds
+    return start + ((now_s - start) // period + 1) * period
+
+
 @dataclass(frozen=True)
 class TickReport:
     """What one tick did."""
@@ -65,38 +81,58 @@ class Scheduler:
         self.store = store
         self.ledger = Ledger(store)
 
+    # Due flows read per query: a backlog (all flows due at one hour) is taken in several queries.
+    batch = 5000
+
     def tick(self, *, now_s: int | None = None) -> TickReport:
         began = time.perf_counter()
         now_s = int(time.time()) if now_s is None else now_s
-        flows = self.store.list_all(ResourceKind.FLOW)
-        last = self.ledger.last_scheduled()
-        due_rows = []
+        looked = due = created = 0
+        for _ in range(100):
+            flows = self.store.due_flows(now_s * 1000, limit=self.batch)
+            if not flows:
+                break
+            looked += len(flows)
+            rows, planned = self._plan(flows, now_s=now_s)
+            due += len(rows)
+            created += self.ledger.insert_many(rows)
+            self.store.set_next_due(planned)
+            if len(flows) < self.batch:
+                break
+        return TickReport(looked, due, created, time.perf_counter() - began)
+
+    def _plan(
+        self, flows: list[Record], *, now_s: int
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int | None]]]:
+        """The runs due now among `flows`, and each flow's next due time (ms; None: not until it changes)."""
+        last = self.ledger.last_scheduled([f.id for f in flows])
+        rows: list[dict[str, Any]] = []
+        planned: list[tuple[str, str, int | None]] = []
         for flow in flows:
             doc = flow.doc
             if doc.get("state") != ResourceState.ENABLED or not doc.get("scheduleParams"):
-                continue  # disabled and draft flows get no runs
+                planned.append((flow.id, flow.etag, None))  # disabled and draft flows get no runs
+                continue
             try:
-                due = latest_due(parse_schedule(doc["scheduleParams"]), now_s=now_s, last_ms=last.get(flow.id))
+                schedule = parse_schedule(doc["scheduleParams"])
             except HeadwaterError:
                 log.warning("flow %s has unusable scheduleParams; skipped", flow.id)
+                planned.append((flow.id, flow.etag, None))
                 continue
-            if due is None:
-                continue
-            at = due * 1000
-            due_rows.append((flow, at))
-        created = self.ledger.insert_many(
-            [
-                {
-                    "run_id": scheduled_run_id(flow.id, at),
-                    "scope": flow.scope,
-                    "flow_id": flow.id,
-                    "scheduled_at": at,
-                    "doc": report.new_doc(flow_spec=flow.doc.get("flowSpec", {}), trigger="schedule"),
-                }
-                for flow, at in due_rows
-            ]
-        )
-        return TickReport(len(flows), len(due_rows), created, time.perf_counter() - began)
+            at = latest_due(schedule, now_s=now_s, last_ms=last.get(flow.id))
+            if at is not None:
+                rows.append(
+                    {
+                        "run_id": scheduled_run_id(flow.id, at * 1000),
+                        "scope": flow.scope,
+                        "flow_id": flow.id,
+                        "scheduled_at": at * 1000,
+                        "doc": report.new_doc(flow_spec=doc.get("flowSpec", {}), trigger="schedule"),
+                    }
+                )
+            following = next_due(schedule, now_s=now_s)
+            planned.append((flow.id, flow.etag, None if following is None else following * 1000))
+        return rows, planned
 
     def dispatch(self, enqueue: Callable[[str], None], *, requeue_after_s: float) -> int:
         """Hand due runs to the broker. A run not claimed within `requeue_after_s` is handed over again."""

@@ -35,6 +35,7 @@ from headwater.observability.metrics import measured_run
 from headwater.runs import partial, report
 from headwater.runs.credentials import Credentials
 from headwater.runs.cursor import FencedPlan
+from headwater.runs.dataset_facts import refresh_after_run
 from headwater.runs.incremental import choose_window, with_fenced_end
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
@@ -113,6 +114,7 @@ def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
         measured_run(row.id, scheduled_at_ms=row.scheduled_at, first_attempt=first, read_back=ledger.get) as seen,
     ):
         seen.status = status = _Execution(deps, ledger, row, owner).run()
+        refresh_after_run(deps.store, deps.lake, row.scope, row.flow_id)  # what dataset lists show
     return status
 
 

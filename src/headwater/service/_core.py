@@ -16,7 +16,8 @@ from headwater.identity import Principal
 from headwater.lake import Lake
 from headwater.runs.credentials import Credentials
 from headwater.service._patch import apply_ops, normalize_ops
-from headwater.service._query import ListQuery, PageTokens, run_query
+from headwater.service._query import ListQuery, PageTokens
+from headwater.service._sql_lists import Collection, Column, list_page
 from headwater.settings import Settings
 from headwater.store import Record, Scope, Store
 from headwater.store.repository import etag_matches
@@ -104,12 +105,27 @@ def id_and_etag(record: Record) -> dict[str, str]:
     return {"id": record.id, "etag": record.etag}
 
 
+# The public paths of an envelope (`record_envelope`) that a column of the resources table holds
+# exactly (store/keys.py), so list filters and orders on them run in SQL.
+ENVELOPE_COLUMNS = {
+    "id": Column("id", "id"),
+    "createdAt": Column("created_at", "number"),
+    "updatedAt": Column("updated_at", "number"),
+    "name": Column("name_key", "key"),
+    "state": Column("state_key", "key"),
+    "connectionSpec.id": Column("spec_key", "key"),
+    "flowSpec.id": Column("spec_key", "key"),
+    "baseConnectionId": Column("ref_key", "key"),
+}
+
+
 class ResourceService:
     """Get, list and delete for one kind of stored resource; subclasses add create and patch."""
 
     kind: ResourceKind
     api_name: str = ""  # the collection's name in URLs and error messages
     noun: str = ""  # how error messages name one resource, when not "<api_name> resource"
+    columns: dict[str, Column] = ENVELOPE_COLUMNS
 
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -131,13 +147,16 @@ class ResourceService:
         return [self.view(r) for r in records]
 
     def list(self, ctx: Context, query: ListQuery) -> dict[str, Any]:
-        items = self.views(ctx, self.core.store.list(self.kind, ctx.scope))
-        return run_query(
-            items,
-            query,
-            tokens=self.core.page_tokens,
+        store = self.core.store
+        collection = Collection(
             base_path=f"/{self.api_name}",
-            default_limit=self.core.settings.default_page_size,
+            columns=self.columns,
+            fetch=lambda page: store.page(self.kind, ctx.scope, page),
+            count=lambda conds: store.count(self.kind, ctx.scope, conds),
+            views=lambda records: self.views(ctx, records),
+        )
+        return list_page(
+            collection, query, tokens=self.core.page_tokens, default_limit=self.core.settings.default_page_size
         )
 
     def delete(self, ctx: Context, resource_id: str) -> None:

@@ -240,41 +240,115 @@ class ListQuery:
             raw_orderby=orderby,
         )
 
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps([self.raw_property, self.raw_orderby]).encode()).hexdigest()[:16]
-
 
 _SIG_BYTES = 12
+_NO_LIMIT_CHECK = 2**31  # a token's limit was checked when its first page was asked for
+
+Position = tuple[tuple[int, Any], str]  # the last item's sort value and id
 
 
 class PageTokens:
-    """Signed, opaque continuation tokens that carry the last item's sort key and id."""
+    """Signed, opaque continuation tokens that carry a whole list query and the position after its page.
+
+    The next link is then only `?continuationToken=…`, as Adobe documents it (clients split the href on
+    `=`). The token names its collection, so a token of another list is refused like a tampered one.
+    """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def encode(self, query: ListQuery, last_key: tuple[int, Any], last_id: str) -> str:
-        body = json.dumps({"k": list(last_key), "i": last_id, "q": query.fingerprint()}, separators=(",", ":"))
+    def encode(self, query: ListQuery, position: Position, *, collection: str) -> str:
+        (rank, value), last_id = position
+        body = json.dumps(
+            {
+                "c": collection,
+                "p": list(query.raw_property),
+                "o": query.raw_orderby,
+                "l": query.limit,
+                "k": [rank, value],
+                "i": last_id,
+            },
+            separators=(",", ":"),
+        )
         sig = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:_SIG_BYTES]
         return base64.urlsafe_b64encode(body.encode() + b"." + sig).decode().rstrip("=")
 
-    def decode(self, query: ListQuery, token: str) -> tuple[tuple[int, Any], str]:
+    def open(self, query: ListQuery, *, collection: str) -> tuple[ListQuery, Position | None]:
+        """The query a request stands for, and where its page starts (None: at the beginning).
+
+        With a token, the token's query is the request's; parameters sent beside it (as older links
+        did) must repeat it, and a `limit` beside it sets the size of the pages from there on.
+        """
+        if not query.token:
+            return query, None
         invalid = BadRequest("The continuationToken is invalid or belongs to a different query.", code="1000")
+        data = self._verified(query.token)
+        if data is None or data.get("c") != collection:
+            raise invalid
+        try:
+            raw_property = tuple(str(p) for p in data["p"])
+            raw_orderby = data["o"] if data["o"] is None else str(data["o"])
+            limit = data["l"]
+            rank, value = data["k"]
+            position: Position = ((int(rank), value), str(data["i"]))
+        except (KeyError, TypeError, ValueError):
+            raise invalid from None
+        if query.raw_property and query.raw_property != raw_property:
+            raise invalid
+        if query.raw_orderby is not None and query.raw_orderby != raw_orderby:
+            raise invalid
+        opened = ListQuery.parse(
+            property=raw_property,
+            orderby=raw_orderby,
+            limit=str(query.limit or limit) if (query.limit or limit) else None,
+            max_limit=_NO_LIMIT_CHECK,
+        )
+        return opened, position
+
+    def _verified(self, token: str) -> dict[str, Any] | None:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (ValueError, TypeError):
-            raise invalid from None
+            return None
         # The signature is raw bytes and may itself contain b".": cut it off by length, not by rsplit.
         body, dot, sig = raw[: -_SIG_BYTES - 1], raw[-_SIG_BYTES - 1 : -_SIG_BYTES], raw[-_SIG_BYTES:]
         if dot != b"." or len(sig) != _SIG_BYTES:
-            raise invalid
+            return None
         if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:_SIG_BYTES], sig):
-            raise invalid
-        data = json.loads(body)
-        if data.get("q") != query.fingerprint():
-            raise invalid
-        key = data["k"]
-        return (int(key[0]), key[1]), str(data["i"])
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def position_of(item: dict[str, Any], path: str) -> Position:
+    """Where `item` stands in a list sorted by `path` (ties broken by id)."""
+    return _sort_value(item, path), str(item.get("id", ""))
+
+
+def next_links(page: list[dict[str, Any]], more: bool, query: ListQuery, *, tokens: PageTokens, base_path: str) -> Any:
+    """`_links` of a page: `next` when more items follow, in Adobe's documented shape."""
+    if not (more and page):
+        return {}
+    token = tokens.encode(query, position_of(page[-1], query.sort.path), collection=base_path)
+    return {"next": {"href": f"{base_path}?{urlencode([('continuationToken', token)])}"}}
+
+
+def in_memory_page(
+    items: list[dict[str, Any]], query: ListQuery, position: Position | None, *, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Sort filtered `items` by the query's order and cut the page after `position` (or at `start`)."""
+    matched = sorted(items, key=lambda it: position_of(it, query.sort.path), reverse=query.sort.descending)
+    if position is not None:
+        after: Callable[[Position], bool] = (
+            (lambda k: k < position) if query.sort.descending else (lambda k: k > position)
+        )
+        matched = [it for it in matched if after(position_of(it, query.sort.path))]
+    elif query.start:
+        matched = matched[query.start :]
+    return matched[:limit], len(matched) > limit
 
 
 def run_query(
@@ -286,32 +360,9 @@ def run_query(
     default_limit: int,
 ) -> dict[str, Any]:
     """Filter, sort and page `items` (public JSON objects with an `id`) into Adobe's list shape."""
+    query, position = tokens.open(query, collection=base_path)
     matched = [it for it in items if all(t.matches(it) for t in query.terms)]
     if query.count:
         return {"count": len(matched)}
-
-    def key(it: dict[str, Any]) -> tuple[tuple[int, Any], str]:
-        return _sort_value(it, query.sort.path), str(it.get("id", ""))
-
-    matched.sort(key=key, reverse=query.sort.descending)
-    if query.token:
-        last = tokens.decode(query, query.token)
-        after: Callable[[tuple[tuple[int, Any], str]], bool] = (
-            (lambda k: k < last) if query.sort.descending else (lambda k: k > last)
-        )
-        matched = [it for it in matched if after(key(it))]
-    elif query.start:
-        matched = matched[query.start :]
-    limit = query.limit or default_limit
-    page, more = matched[:limit], len(matched) > limit
-    links: dict[str, Any] = {}
-    if more and page:
-        last_key, last_id = key(page[-1])
-        params: list[tuple[str, str]] = [("property", p) for p in query.raw_property]
-        if query.raw_orderby:
-            params.append(("orderby", query.raw_orderby))
-        if query.limit:
-            params.append(("limit", str(query.limit)))
-        params.append(("continuationToken", tokens.encode(query, last_key, last_id)))
-        links = {"next": {"href": f"{base_path}?{urlencode(params)}"}}
-    return {"items": page, "_links": links}
+    page, more = in_memory_page(matched, query, position, limit=query.limit or default_limit)
+    return {"items": page, "_links": next_links(page, more, query, tokens=tokens, base_path=base_path)}

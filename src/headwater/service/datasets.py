@@ -14,13 +14,15 @@ import pyarrow as pa
 
 from headwater.domain.jsonify import json_rows
 from headwater.domain.kinds import ResourceKind
-from headwater.domain.type_names import arrow_type_named, known_type_names, type_name_of
+from headwater.domain.type_names import arrow_type_named, known_type_names
 from headwater.errors import BadRequest, NotFound
 from headwater.lake import DatasetIdent, Lake, namespace_for
+from headwater.runs.dataset_facts import columns_of, refresh_facts
 from headwater.runs.plan import lake_ident
 from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
+from headwater.store.paging import Page
 
 
 def arrow_type(name: str, *, field: str) -> pa.DataType:
@@ -32,7 +34,7 @@ def arrow_type(name: str, *, field: str) -> pa.DataType:
 
 
 def _columns(schema: pa.Schema) -> list[dict[str, str]]:
-    return [{"name": f.name, "type": type_name_of(f.type), "arrowType": str(f.type)} for f in schema]
+    return columns_of(schema)
 
 
 class DatasetService(ResourceService):
@@ -119,10 +121,16 @@ class DatasetService(ResourceService):
         }
         if schema is not None:
             self.lake.create_dataset(ident, schema)
-        self.core.store.insert(self.kind, ctx.scope, id=dataset_id, doc=doc)
+        record = self.core.store.insert(self.kind, ctx.scope, id=dataset_id, doc=doc)
+        refresh_facts(self.core.store, self.lake, record)
         return [f"@/dataSets/{dataset_id}"]
 
-    def view(self, record: Record) -> dict[str, Any]:
+    def _facts(self, records: list[Record]) -> dict[str, dict[str, Any]]:
+        """What each dataset's view shows of its table, from the store (the lake only when not kept)."""
+        kept = self.core.store.lake_facts([r.id for r in records])
+        return {r.id: kept.get(r.id) or refresh_facts(self.core.store, self.lake, r) for r in records}
+
+    def view(self, record: Record, *, facts: dict[str, Any] | None = None) -> dict[str, Any]:
         ident = lake_ident(record)
         public = {k: v for k, v in record.doc.items() if not k.startswith("_")}
         out: dict[str, Any] = {
@@ -139,21 +147,19 @@ class DatasetService(ResourceService):
         out.pop("createdClient", None)
         out.pop("updatedClient", None)
         out.pop("updatedBy", None)
-        if self.lake.exists(ident):
-            schema = self.lake.schema(ident)
-            out["schema"] = {"columns": _columns(schema)}
-            out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": len(self.lake.data_files(ident))}
-        else:
-            out["schema"] = None
-            out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": 0}
+        if facts is None:
+            facts = self._facts([record])[record.id]
+        out["schema"] = facts["schema"]
+        out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": facts["dataFiles"]}
         return out
 
     def get_catalog(self, ctx: Context, dataset_id: str) -> dict[str, Any]:
         return {dataset_id: self.view(self.record(ctx, dataset_id))}
 
     def list_catalog(self, ctx: Context, *, limit: int, start: int) -> dict[str, Any]:
-        records = self.core.store.list(self.kind, ctx.scope)[start : start + limit]
-        return {r.id: self.view(r) for r in records}
+        records = self.core.store.page(self.kind, ctx.scope, Page(limit=limit, offset=start))
+        facts = self._facts(records)
+        return {r.id: self.view(r, facts=facts[r.id]) for r in records}
 
     def delete_catalog(self, ctx: Context, dataset_id: str) -> list[str]:
         record = self.record(ctx, dataset_id)

@@ -150,20 +150,36 @@ class FlowService(ResourceService):
 
     # -- operations -----------------------------------------------------------------------------
     def views(self, ctx: Context, records: list[Record]) -> list[dict[str, Any]]:
-        last_runs = Ledger(self.core.store).last_finished(ctx.scope)
-        return [self.view(r, last_runs=last_runs) for r in records]
-
-    def view(self, record: Record, *, last_runs: dict[str, RunRow] | None = None) -> dict[str, Any]:
-        out = super().view(record)
+        """A page of flows in three queries whatever its size: the flows, what they name, their last runs."""
+        if not records:
+            return []
         store = self.core.store
+        named = [i for r in records for f in ("sourceConnectionIds", "targetConnectionIds") for i in r.doc.get(f, [])]
+        related = store.get_many(ctx.scope, named)
+        last_runs = Ledger(store).last_finished(ctx.scope, [r.id for r in records])
+        return [self._view(r, related, last_runs) for r in records]
+
+    def view(self, record: Record) -> dict[str, Any]:
+        store = self.core.store
+        named = [*record.doc.get("sourceConnectionIds", []), *record.doc.get("targetConnectionIds", [])]
+        related = store.get_many(record.scope, named)
+        return self._view(record, related, Ledger(store).last_finished(record.scope, [record.id]))
+
+    def _view(self, record: Record, related: dict[str, Record], last_runs: dict[str, RunRow]) -> dict[str, Any]:
+        out = super().view(record)
+
+        def of_kind(resource_id: str, kind: ResourceKind) -> Record | None:
+            found = related.get(resource_id)
+            return found if found is not None and found.kind == kind else None
+
         sources, targets = [], []
         for sid in record.doc.get("sourceConnectionIds", []):
-            src = store.get(ResourceKind.SOURCE_CONNECTION, record.scope, sid)
+            src = of_kind(sid, ResourceKind.SOURCE_CONNECTION)
             if src is not None:
                 base = {"id": src.doc["baseConnectionId"], "connectionSpec": src.doc["connectionSpec"]}
                 sources.append({"id": sid, "connectionSpec": src.doc["connectionSpec"], "baseConnection": base})
         for tid in record.doc.get("targetConnectionIds", []):
-            tgt = store.get(ResourceKind.TARGET_CONNECTION, record.scope, tid)
+            tgt = of_kind(tid, ResourceKind.TARGET_CONNECTION)
             if tgt is not None:
                 targets.append({"id": tid, "connectionSpec": tgt.doc["connectionSpec"]})
         # `properties` comes from the flow spec's attributes: clients list source flows with
@@ -174,8 +190,6 @@ class FlowService(ResourceService):
             "properties": {"isSourceFlow": True},
         }
         out["runs"] = f"/runs?property=flowId=={record.id}"
-        if last_runs is None:
-            last_runs = Ledger(store).last_finished(record.scope, [record.id])
         last = last_runs.get(record.id)
         if last is not None:  # read at view time, so a run ending never changes the flow's etag
             duration = last.doc.get("metrics", {}).get("durationSummary", {})

@@ -32,7 +32,8 @@ from headwater.runs.report import new_doc
 from headwater.runs.schedule import parse_schedule
 from headwater.runs.window import epoch_to_datetime
 from headwater.service._core import Context, Core, audit_fields, envelope
-from headwater.service._query import ListQuery, run_query
+from headwater.service._query import ListQuery
+from headwater.service._sql_lists import Collection, Column, list_page
 
 _PARAM_KEYS = {"startTime", "windowStartTime", "windowEndTime", "deltaColumn"}
 
@@ -48,6 +49,17 @@ def _epoch_ms(value: Any, field: str) -> int:
             f"params.{field} must be an epoch time in seconds or milliseconds, between 1970 and 3000.", code="1380"
         )
     return int(epoch_to_datetime(number).timestamp() * 1000)
+
+
+# The public paths of a run (`RunService.view`) that a column of the runs table holds exactly.
+_RUN_COLUMNS = {
+    "id": Column("id", "id"),
+    "flowId": Column("flow_id", "id"),
+    "createdAt": Column("created_at", "number"),
+    "updatedAt": Column("updated_at", "number"),
+    "scheduledAtUTC": Column("scheduled_at", "number"),
+    "metrics.statusSummary.status": Column("status", "lower"),
+}
 
 
 class RunService:
@@ -91,19 +103,15 @@ class RunService:
         return {"items": [self.view(self._row(ctx, run_id))]}
 
     def list(self, ctx: Context, query: ListQuery) -> dict[str, Any]:
-        # `property=flowId==…` is the documented way to list runs: push it into SQL, filter the rest.
-        flow_ids = None
-        for term in query.terms:
-            if term.path == "flowId" and term.op == "==":
-                flow_ids = list(term.values)
-                break
-        items = [self.view(r) for r in self.ledger.for_scope(ctx.scope, flow_ids=flow_ids)]
-        return run_query(
-            items,
-            query,
-            tokens=self.core.page_tokens,
+        collection = Collection(
             base_path="/runs",
-            default_limit=self.core.settings.default_page_size,
+            columns=_RUN_COLUMNS,
+            fetch=lambda page: self.ledger.page(ctx.scope, page),
+            count=lambda conds: self.ledger.count(ctx.scope, conds),
+            views=lambda rows: [self.view(r) for r in rows],
+        )
+        return list_page(
+            collection, query, tokens=self.core.page_tokens, default_limit=self.core.settings.default_page_size
         )
 
     # -- on demand ------------------------------------------------------------------------------

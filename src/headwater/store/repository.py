@@ -13,12 +13,27 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from headwater.errors import PreconditionFailed, TransientError
+from headwater.store.keys import index_keys
+from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.tables import api_clients, resources
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -207,6 +222,7 @@ class Store:
                     etag=etag,
                     created_at=ts,
                     updated_at=ts,
+                    **index_keys(kind, doc),
                 )
             )
         return Record(id, kind, scope, doc, secrets, etag, ts, ts)
@@ -232,11 +248,87 @@ class Store:
             ).all()
         return [self._record(r) for r in rows]
 
-    def list_all(self, kind: str) -> builtins.list[Record]:
-        """Every resource of a kind across tenants (the scheduler's view)."""
+    def _scoped(self, kind: str, scope: Scope) -> Any:
+        return select(resources).where(
+            resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox
+        )
+
+    def page(self, kind: str, scope: Scope, page: Page) -> builtins.list[Record]:
+        """One page of a kind in a sandbox: filtered, ordered and cut in SQL."""
         with self.begin() as conn:
-            rows = conn.execute(select(resources).where(resources.c.kind == kind)).all()
+            rows = conn.execute(paged(resources, self._scoped(kind, scope), page)).all()
         return [self._record(r) for r in rows]
+
+    def count(self, kind: str, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
+        query = (
+            select(func.count())
+            .select_from(resources)
+            .where(resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox)
+            .where(*conditions(resources, conds))
+        )
+        with self.begin() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def get_many(self, scope: Scope, ids: builtins.list[str]) -> dict[str, Record]:
+        """Resources of any kind by id, in one query (what a page of flows refers to)."""
+        if not ids:
+            return {}
+        query = select(resources).where(
+            resources.c.id.in_(sorted(set(ids))), resources.c.org == scope.org, resources.c.sandbox == scope.sandbox
+        )
+        with self.begin() as conn:
+            return {r.id: self._record(r) for r in conn.execute(query).all()}
+
+    # -- the scheduler's view -----------------------------------------------------------------
+    def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:
+        """Flows whose `next_due_at` has come, across tenants (an index range: idle ticks read nothing)."""
+        query = (
+            select(resources)
+            .where(resources.c.kind == "flow", resources.c.next_due_at <= now)
+            .order_by(resources.c.next_due_at, resources.c.id)
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return [self._record(r) for r in conn.execute(query).all()]
+
+    def set_next_due(self, planned: builtins.list[tuple[str, str, int | None]]) -> None:
+        """Store (flow id, etag it was planned from, next due ms or None); a flow changed meanwhile keeps 0."""
+        if not planned:
+            return
+        stmt = (
+            update(resources)
+            .where(resources.c.id == bindparam("b_id"), resources.c.etag == bindparam("b_etag"))
+            .values(next_due_at=bindparam("b_next"))
+        )
+        with self.begin() as conn:
+            conn.execute(stmt, [{"b_id": i, "b_etag": e, "b_next": n} for i, e, n in planned])
+
+    # -- what dataset views show of their tables ----------------------------------------------
+    def lake_facts(self, ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        query = select(resources.c.id, resources.c.lake_facts).where(
+            resources.c.id.in_(sorted(set(ids))), resources.c.lake_facts.is_not(None)
+        )
+        with self.begin() as conn:
+            return {r.id: r.lake_facts for r in conn.execute(query).all() if r.lake_facts is not None}
+
+    def save_lake_facts(self, dataset_id: str, facts: dict[str, Any] | None, *, as_of: int) -> None:
+        """Keep what a dataset's view shows of its table, unless facts read later are already stored.
+
+        `as_of` is when the lake was read (ns): of two runs committing to one dataset, the facts of
+        the later read win whatever order the two writes arrive in.
+        """
+        with self.begin() as conn:
+            conn.execute(
+                update(resources)
+                .where(
+                    resources.c.id == dataset_id,
+                    resources.c.kind == "dataSet",
+                    or_(resources.c.lake_facts_at.is_(None), resources.c.lake_facts_at <= as_of),
+                )
+                .values(lake_facts=facts if facts is not None else null(), lake_facts_at=as_of)
+            )
 
     def update(
         self,
@@ -261,7 +353,7 @@ class Store:
                     resources.c.sandbox == scope.sandbox,
                     resources.c.etag == expected_etag,
                 )
-                .values(doc=doc, secrets=secrets, etag=etag, updated_at=ts)
+                .values(doc=doc, secrets=secrets, etag=etag, updated_at=ts, **index_keys(kind, doc))
             )
             if result.rowcount != 1:
                 raise PreconditionFailed(

@@ -32,6 +32,9 @@ api_clients = Table(
 
 # Every Flow Service instance resource (connection, sourceConnection, targetConnection, flow,
 # dataSet, mappingSet) is one row: the public JSON in `doc`, secrets encrypted in `secrets`.
+# The `*_key` columns are lower-cased copies of doc fields that lists filter on (store/keys.py), so
+# filters run on indexes; `next_due_at` is when the scheduler looks at a flow next (0: as soon as it
+# can, NULL: never until the flow changes); `lake_facts` is what a dataset's view shows of its table.
 resources = Table(
     "resources",
     metadata,
@@ -44,7 +47,20 @@ resources = Table(
     Column("etag", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
-    Index("ix_resources_scope", "kind", "org", "sandbox", "created_at"),
+    Column("name_key", String(255), nullable=True),
+    Column("state_key", String(64), nullable=True),
+    Column("spec_key", String(64), nullable=True),
+    Column("ref_key", String(64), nullable=True),
+    Column("next_due_at", BigInteger, nullable=True),
+    Column("lake_facts", JSON, nullable=True),
+    Column("lake_facts_at", BigInteger, nullable=True),
+    Index("ix_resources_page", "kind", "org", "sandbox", "created_at", "id"),
+    Index("ix_resources_page_updated", "kind", "org", "sandbox", "updated_at", "id"),
+    Index("ix_resources_name", "kind", "org", "sandbox", "name_key"),
+    Index("ix_resources_state", "kind", "org", "sandbox", "state_key"),
+    Index("ix_resources_spec", "kind", "org", "sandbox", "spec_key"),
+    Index("ix_resources_ref", "kind", "org", "sandbox", "ref_key"),
+    Index("ix_resources_due", "kind", "next_due_at"),
 )
 
 # Flow runs. (flow_id, scheduled_at) is unique so two schedulers never create the same run twice.
@@ -65,6 +81,8 @@ runs = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("flow_id", "scheduled_at", name="uq_runs_flow_scheduled"),
-    Index("ix_runs_scope_flow", "org", "sandbox", "flow_id", "created_at"),
+    Index("ix_runs_scope_flow", "org", "sandbox", "flow_id", "created_at", "id"),
+    Index("ix_runs_scope_page", "org", "sandbox", "created_at", "id"),
+    Index("ix_runs_flow_ended", "flow_id", "status", "updated_at"),
     Index("ix_runs_status", "status", "lease_expires_at"),
 )
