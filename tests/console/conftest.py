@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ class Credentials:
     client_secret: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # A one-second scheduler tick, so a dataflow that starts "now" gets its run at once.
     live = start_server(tmp_path_factory.mktemp("console"), {"HEADWATER_SCHEDULER_INTERVAL_SECONDS": "1"})
@@ -53,7 +52,7 @@ def new_credentials(server: LiveServer, org: str) -> Credentials:
     return Credentials(org, made["client_id"], made["client_secret"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/services.sh does)")
@@ -136,5 +135,3 @@ def source_table() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def clean_shots() -> None:
-    shutil.rmtree(SHOTS, ignore_errors=True)
