@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,11 +95,6 @@ class SessionProgress:
     streams: list[StreamCursor]
     arrow_schema: bytes = b""
     expire_time: dt.datetime | None = None
-    sessions_opened: int = 0
-
-    @property
-    def rows(self) -> int:
-        return sum(s.offset for s in self.streams)
 
 
 def storage_read(
@@ -118,9 +113,34 @@ def storage_read(
 ) -> Iterator[pa.RecordBatch]:
     """Create one read session of up to `streams` streams and read them on up to `readers` threads.
 
-    `table` is `projects/P/datasets/D/tables/T`; `parent` is `projects/BILLING`. Errors of the
-    session creation propagate as Google exceptions (the caller decides about falling back).
-    `progress`, if given, receives the session's SessionProgress once it exists.
+    Errors of the session creation propagate as Google exceptions (the caller decides about falling
+    back). `progress`, if given, receives the session's SessionProgress once it exists.
+    """
+    state = open_session(
+        client, table=table, parent=parent, columns=columns, restriction=restriction, streams=streams, timeouts=timeouts
+    )
+    if state is None:
+        return
+    if progress is not None:
+        progress(state)
+    yield from read_session_streams(
+        client, state, readers=readers, conform=conform, batch_rows=batch_rows, timeouts=timeouts
+    )
+
+
+def open_session(
+    client: BigQueryReadClient,
+    *,
+    table: str,
+    parent: str,
+    columns: list[str],
+    restriction: str,
+    streams: int,
+    timeouts: BqTimeouts,
+) -> SessionProgress | None:
+    """A new read session of up to `streams` streams; None when it has none (nothing to read).
+
+    `table` is `projects/P/datasets/D/tables/T`; `parent` is `projects/BILLING`.
     """
     session = client.create_read_session(
         parent=parent,
@@ -134,18 +154,12 @@ def storage_read(
         timeout=timeouts.request,
     )
     if not session.streams:
-        return
-    state = SessionProgress(
+        return None
+    return SessionProgress(
         session=session.name,
         streams=[StreamCursor(s.name) for s in session.streams],
         arrow_schema=bytes(session.arrow_schema.serialized_schema),
         expire_time=_expire_time(session),
-        sessions_opened=1,
-    )
-    if progress is not None:
-        progress(state)
-    yield from read_session_streams(
-        client, state, readers=readers, conform=conform, batch_rows=batch_rows, timeouts=timeouts
     )
 
 
@@ -158,7 +172,28 @@ def read_session_streams(
     batch_rows: int,
     timeouts: BqTimeouts,
 ) -> Iterator[pa.RecordBatch]:
+    """The batches of `stream_items`, whichever stream they come from."""
+    items = stream_items(client, state, readers=readers, conform=conform, batch_rows=batch_rows, timeouts=timeouts)
+    try:
+        for _, batch in items:
+            if batch is not None:
+                yield batch
+    finally:
+        items.close()  # stops the reader threads now, not when the generator is collected
+
+
+def stream_items(
+    client: BigQueryReadClient,
+    state: SessionProgress,
+    *,
+    readers: int,
+    conform: Callable[[pa.RecordBatch], pa.RecordBatch],
+    batch_rows: int,
+    timeouts: BqTimeouts,
+) -> Generator[tuple[int, pa.RecordBatch | None]]:
     """Read the unfinished streams of a session, each from its offset, and keep the offsets.
+
+    Yields `(stream index, batch)`, and `(stream index, None)` once that stream was read to its end.
 
     A stream that breaks (dropped connection, server error, a retry deadline passed) is reopened at
     the offset it reached, so no row is read twice or skipped; it gives up once it has made no
@@ -211,10 +246,11 @@ def read_session_streams(
         cursor = state.streams[index]
         if batch is None:
             cursor.done = True
+            yield index, None
             continue
         for piece in _split(batch, batch_rows):
             cursor.offset += piece.num_rows
-            yield piece
+            yield index, piece
 
 
 def _expire_time(session: types.ReadSession) -> dt.datetime | None:
