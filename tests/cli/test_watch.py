@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cli.conftest import Hw
-from tests.cli.test_commands import PG_PARAMS
+from tests.cli.test_commands import LATER, PG_PARAMS
 from tests.support.pg import pg_admin
 
 pytestmark = pytest.mark.slow  # a `headwater serve`, and a run of a million rows
@@ -36,7 +36,7 @@ def _flow(hw: Hw, table: str) -> str:
     conn = hw("connections", "create", "--name", "pg", "--spec", "postgres", *PG_PARAMS, "--json").json()["id"]
     dataset = hw("datasets", "create", "--name", "events", "--json").json()["id"]
     created = hw("flows", "create", "--name", "events", "--connection", conn, "--table", table, "--dataset", dataset,
-                 "--json").json()  # fmt: skip
+                 "--start-time", LATER, "--json").json()  # fmt: skip
     return str(created["id"])
 
 
