@@ -158,7 +158,11 @@ class Settings(BaseSettings):
         ),
     )
     truststore_dir: Path | None = Field(
-        default=None, description="Directory of CA files that a connection string's TrustStore=<file> may name"
+        default=None,
+        description=(
+            "Directory of CA files that a connection string's TrustStore=<file> may name (regular files inside "
+            "it, at most 1 MiB); unset, no CA file is ever read and a CA is given as PEM text (sslRootCert)"
+        ),
     )
     max_header_bytes: int = Field(default=16_384, ge=1024, description="Total size of a request's headers")
     max_header_count: int = Field(default=100, ge=10, description="Number of headers in a request")
