@@ -4,11 +4,13 @@ read the dataset back; then CSRF refusal and a second org and sandbox that see n
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.console.conftest import Credentials, new_credentials, shot, sign_in
+from tests.console.conftest import new_credentials, shot, sign_in
 from tests.support.server import LiveServer, cli
 
 pytestmark = pytest.mark.slow
@@ -101,6 +103,10 @@ def test_sign_in_connect_explore_create_run_and_read_back(
     expect(page.locator("#snippet-duckdb")).to_contain_text("read_parquet")
     expect(page.locator("#snippet-pyiceberg")).to_contain_text("load_table")
     expect(page.locator("table.snapshots tbody tr")).to_have_count(1)
+    for name in ("duckdb", "pyiceberg"):  # the copyable snippets work as shown
+        code = page.locator(f"#snippet-{name}").inner_text()
+        ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0 and "ada" in ran.stdout and "eve" in ran.stdout, (name, ran.stderr[-2000:])
     shot(page, "09-dataset")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "10-dataset-390px")
@@ -153,7 +159,3 @@ def test_signed_out_browser_is_sent_to_sign_in(page: Page, server: LiveServer) -
     page.wait_for_url("**/console/signin?next=/console/datasets")
     unknown = page.request.get(server.base_url + "/data/foundation/flowservice/nothing")
     assert unknown.status == 404 and unknown.json()["title"] == "Resource not found"
-
-
-def credentials_for(server: LiveServer, org: str) -> Credentials:
-    return new_credentials(server, org)
