@@ -84,8 +84,11 @@ def login(
         )
 
 
-def logout(name: Name = "default") -> None:
+def logout(name: Name = "default", as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Forget a saved profile (its secret and token)."""
     if not profiles.remove(name):
         raise CliError(f"no profile {name!r} in {profiles.profile_path()}")
-    typer.echo(f"removed profile {name!r}")
+    if as_json:
+        output.emit_json({"profile": name, "removed": True})
+    else:
+        typer.echo(f"removed profile {name!r}")
