@@ -24,7 +24,7 @@ def error_message(resp: Any) -> str:
         (lambda b: b.pop("connectionSpec"), "connectionSpec"),
         (lambda b: b.update(name=12), "name"),
         (lambda b: b.update(name=""), "name"),
-        (lambda b: b.update(surprise=True), "surprise"),
+        (lambda b: b.update(nmae="x"), "did you mean name"),  # a misspelt field is refused, an unknown one ignored
         (lambda b: b["auth"].update(specName="Kerberos"), "Kerberos"),
         (lambda b: b["auth"].update(params="x"), "params"),
         (lambda b: b["auth"]["params"].pop("password"), "password"),

@@ -87,7 +87,8 @@ def test_a_schema_taken_from_an_explored_source_table(
     [
         ({}, "name"),
         ({"name": ""}, "name"),
-        ({"name": "x", "colour": "red"}, "colour"),
+        ({"name": "x", "descripton": "red"}, "did you mean description"),
+        ({"name": "x", "basePath": "s3://bucket/x"}, "basePath is not supported"),
         ({"name": "x", "schema": {"columns": []}}, "schema.columns"),
         ({"name": "x", "schema": {"columns": [{"name": "a", "type": "varchar"}]}}, "varchar"),
         ({"name": "x", "schema": {"columns": [{"name": "a", "type": "decimal(40,2)"}]}}, "decimal"),

@@ -225,8 +225,9 @@ def refused_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Te
         (lambda b, c: b["transformations"][0]["params"]["deltaColumn"].update(name="tags"), "1367"),
         (lambda b, c: b["transformations"][1]["params"].update(mappingId="missing"), "1370"),
         (lambda b, c: b["transformations"].append({"name": "Explode", "params": {}}), "1000"),
-        (lambda b, c: b.update(options={"turbo": True}), "1000"),
-        (lambda b, c: b.update(extra=1), "1000"),
+        (lambda b, c: b.update(options={"writemode": "replace"}), "1000"),  # misspelt
+        (lambda b, c: b.update(options={"inletUrl": "https://x"}), "1000"),  # Adobe's, for streaming flows
+        (lambda b, c: b.update(descripton="x"), "1000"),  # misspelt
     ],
 )
 def test_flow_validation(refused_flows: tuple[TestClient, Tenant, dict[str, str]], change: Any, code: str) -> None:
@@ -296,7 +297,7 @@ def test_source_and_target_connection_validation(client: TestClient, tenant: Ten
         ({**base, "params": {}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "columns": []}}, "1323"),
         ({**base, "params": {"tableName": pg_table, "columns": [{"nam": "x"}]}}, "1323"),
-        ({**base, "params": {"tableName": pg_table, "unknown": 1}}, "1323"),
+        ({**base, "params": {"tableName": pg_table, "colums": ["id"]}}, "1323"),  # misspelt
         ({**base, "params": {"tableName": pg_table, "cdcEnabled": True}}, "1323"),  # accepted, never honoured
         ({**base, "params": {"tableName": pg_table, "deltaColumn": {"name": "id"}}}, "1323"),  # the flow's
         ({**base, "connectionSpec": {"id": BQ_SPEC}}, "1413"),

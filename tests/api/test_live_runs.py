@@ -246,7 +246,7 @@ def test_above_the_threshold_the_run_fails_and_commits_nothing(client: httpx.Cli
         ({"partialIngestionPercent": "5"}, "partialIngestionPercent"),
         ({"errorDiagnosticsEnabled": "yes"}, "errorDiagnosticsEnabled"),
         ({"writeMode": "upsert"}, "writeMode"),
-        ({"inletUrl": "x"}, "options may hold"),
+        ({"inletUrl": "x"}, "streaming"),
     ],
 )
 def test_options_that_cannot_be_honoured_are_refused(

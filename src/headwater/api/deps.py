@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -42,9 +42,16 @@ async def context(
     request: Request,
     svc: Annotated[Services, Depends(services)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
-    x_gw_ims_org_id: Annotated[str | None, Header(alias="x-gw-ims-org-id")] = None,
-    x_sandbox_name: Annotated[str | None, Header(alias="x-sandbox-name")] = None,
+    x_api_key: Annotated[
+        str | None, Header(alias="x-api-key", description="The API client id the bearer token was issued to.")
+    ] = None,
+    x_gw_ims_org_id: Annotated[
+        str | None, Header(alias="x-gw-ims-org-id", description="The IMS org of the API client, e.g. ACME@AdobeOrg.")
+    ] = None,
+    x_sandbox_name: Annotated[
+        str | None,
+        Header(alias="x-sandbox-name", description="The sandbox (lowercase, e.g. prod); resources live in one."),
+    ] = None,
 ) -> Context:
     """Checks, in the gateway's order: token, API key, org, sandbox.
 
@@ -88,6 +95,17 @@ Svc = Annotated[Services, Depends(services)]
 
 PropertyQ = Annotated[list[str] | None, Query(description='Filter, e.g. name=="x"; repeat to AND')]
 StrQ = Annotated[str | None, Query()]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The resource's current etag (required).")]
+
+
+async def _patch_body(body: Annotated[Any, Body()] = None) -> Any:
+    """A JSON Patch body as sent: an array of operations, or one operation (the service checks each)."""
+    if body is not None and not isinstance(body, list | dict):
+        raise BadRequest("The field body is invalid: send a JSON Patch array.", code="1304")
+    return body
+
+
+PatchBody = Annotated[Any, Depends(_patch_body)]
 
 
 def list_query(

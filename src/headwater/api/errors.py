@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from headwater.api.models import openapi
 from headwater.errors import GatewayError, HeadwaterError
 
 log = logging.getLogger("headwater.api")
@@ -74,6 +75,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
 
 
 def install(app: FastAPI) -> None:
+    # The published document declares the errors these handlers answer, and no FastAPI 422.
+    openapi.install(app)
+
     @app.exception_handler(HeadwaterError)
     async def _headwater(request: Request, exc: HeadwaterError) -> JSONResponse:
         if exc.status >= 500:

@@ -8,14 +8,25 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from headwater.api.deps import Ctx, Svc
+from headwater.api.models import parse_body
+from headwater.api.models.catalog import (
+    CreateDataset,
+    CreateMappingSet,
+    DatasetMap,
+    DatasetPreview,
+    MappingSet,
+    MappingSetPage,
+    MappingSetSummary,
+)
+from headwater.api.models.errors import NOT_FOUND, WITH_BODY
+from headwater.api.models.openapi import request_body
 from headwater.api.paths import CATALOG
 from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
-from headwater.service import ListQuery
 
 catalog = APIRouter()
 conversion = APIRouter()
-JsonBody = Annotated[dict[str, Any], Body()]
+IntQ = Annotated[str | None, Query()]
 
 
 def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> int:
@@ -27,49 +38,107 @@ def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> in
     return number
 
 
-@catalog.post("/dataSets", status_code=201, tags=["Datasets"])
-def create_dataset(body: JsonBody, ctx: Ctx, svc: Svc) -> JSONResponse:
-    result = svc.datasets.create(ctx, body)
+@catalog.post(
+    "/dataSets",
+    status_code=201,
+    tags=["Datasets"],
+    summary="Create a dataset",
+    response_model=None,
+    responses={201: {"model": list[str], "description": '`["@/dataSets/{id}"]`'}, **NOT_FOUND, **WITH_BODY},
+    openapi_extra=request_body(CreateDataset, description="The dataset; its columns given, explored, or left to runs."),
+)
+def create_dataset(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
+    """An Apache Iceberg table: with `schema.columns`, with the columns of an explored `source` table, or
+    (as for an XDM `schemaRef`) with the columns the first run writes."""
+    result = svc.datasets.create(ctx, parse_body(CreateDataset, body).wire())
     return JSONResponse(result, status_code=201, headers={"Location": f"{CATALOG}{result[0][1:]}"})
 
 
-@catalog.get("/dataSets", tags=["Datasets"])
-def list_datasets(
-    ctx: Ctx, svc: Svc, limit: Annotated[str | None, Query()] = None, start: Annotated[str | None, Query()] = None
-) -> dict[str, Any]:
+@catalog.get(
+    "/dataSets",
+    tags=["Datasets"],
+    summary="List datasets",
+    response_model=None,
+    responses={200: {"model": DatasetMap, "description": "Datasets keyed by id, as Catalog answers"}},
+)
+def list_datasets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None) -> Any:
+    """The sandbox's datasets, `limit` (at most 100) from offset `start`."""
     return svc.datasets.list_catalog(
         ctx, limit=_bounded_int(limit, "limit", 50, 100) or 50, start=_bounded_int(start, "start", 0, 10**9)
     )
 
 
-@catalog.get("/dataSets/{dataset_id}", tags=["Datasets"])
-def get_dataset(dataset_id: str, ctx: Ctx, svc: Svc) -> dict[str, Any]:
+@catalog.get(
+    "/dataSets/{dataset_id}",
+    tags=["Datasets"],
+    summary="Get a dataset",
+    response_model=None,
+    responses={200: {"model": DatasetMap, "description": "`{id: dataset}`"}, **NOT_FOUND},
+)
+def get_dataset(dataset_id: str, ctx: Ctx, svc: Svc) -> Any:
+    """One dataset, keyed by its id as Catalog answers."""
     return svc.datasets.get_catalog(ctx, dataset_id)
 
 
-@catalog.get("/dataSets/{dataset_id}/preview", tags=["Datasets"])
-def preview_dataset(
-    dataset_id: str, ctx: Ctx, svc: Svc, limit: Annotated[str | None, Query()] = None
-) -> dict[str, Any]:
+@catalog.get(
+    "/dataSets/{dataset_id}/preview",
+    tags=["Datasets"],
+    summary="Preview a dataset",
+    response_model=None,
+    responses={200: {"model": DatasetPreview, "description": "Columns, first rows and the row count"}, **NOT_FOUND},
+)
+def preview_dataset(dataset_id: str, ctx: Ctx, svc: Svc, limit: IntQ = None) -> Any:
+    """Headwater: the first `limit` rows (at most 1000) of the dataset's table."""
     return svc.datasets.preview(ctx, dataset_id, limit=_bounded_int(limit, "limit", 100, 1000) or 100)
 
 
-@catalog.delete("/dataSets/{dataset_id}", tags=["Datasets"])
-def delete_dataset(dataset_id: str, ctx: Ctx, svc: Svc) -> list[str]:
+@catalog.delete(
+    "/dataSets/{dataset_id}",
+    tags=["Datasets"],
+    summary="Delete a dataset",
+    response_model=None,
+    responses={200: {"model": list[str], "description": '`["@/dataSets/{id}"]`'}, **NOT_FOUND},
+)
+def delete_dataset(dataset_id: str, ctx: Ctx, svc: Svc) -> Any:
+    """Drops the table; refused (1447) while a target connection names the dataset."""
     return svc.datasets.delete_catalog(ctx, dataset_id)
 
 
-@conversion.post("/mappingSets", status_code=201, tags=["Mapping sets"])
-def create_mapping_set(body: JsonBody, ctx: Ctx, svc: Svc) -> JSONResponse:
-    return JSONResponse(svc.mapping_sets.create(ctx, body), status_code=201)
+@conversion.post(
+    "/mappingSets",
+    status_code=201,
+    tags=["Mapping sets"],
+    summary="Create a mapping set",
+    response_model=None,
+    responses={201: {"model": MappingSetSummary, "description": "The new mapping set's id and version"}, **WITH_BODY},
+    openapi_extra=request_body(CreateMappingSet, description="The mappings (source column or expression to path)."),
+)
+def create_mapping_set(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
+    """Expressions are parsed now and compiled against the source table when a flow uses the mapping set."""
+    return JSONResponse(svc.mapping_sets.create(ctx, parse_body(CreateMappingSet, body).wire()), status_code=201)
 
 
-@conversion.get("/mappingSets", tags=["Mapping sets"])
-def list_mapping_sets(ctx: Ctx, svc: Svc, limit: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    query = ListQuery.parse(limit=limit, max_limit=svc.settings.max_page_size)
-    return svc.mapping_sets.list(ctx, query)
+@conversion.get(
+    "/mappingSets",
+    tags=["Mapping sets"],
+    summary="List mapping sets",
+    response_model=None,
+    responses={200: {"model": MappingSetPage, "description": "Data Prep's page: `{_links, _page, data}`"}},
+)
+def list_mapping_sets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None) -> Any:
+    """The sandbox's mapping sets, `limit` (default 10, at most 100) from offset `start`, newest first."""
+    return svc.mapping_sets.page(
+        ctx, limit=_bounded_int(limit, "limit", 10, 100) or 10, start=_bounded_int(start, "start", 0, 10**9)
+    )
 
 
-@conversion.get("/mappingSets/{mapping_id}", tags=["Mapping sets"])
-def get_mapping_set(mapping_id: str, ctx: Ctx, svc: Svc) -> dict[str, Any]:
+@conversion.get(
+    "/mappingSets/{mapping_id}",
+    tags=["Mapping sets"],
+    summary="Get a mapping set",
+    response_model=None,
+    responses={200: {"model": MappingSet, "description": "The mapping set"}, **NOT_FOUND},
+)
+def get_mapping_set(mapping_id: str, ctx: Ctx, svc: Svc) -> Any:
+    """One mapping set with its mappings."""
     return svc.mapping_sets.get_one(ctx, mapping_id)

@@ -20,6 +20,7 @@ from headwater.lake import DatasetIdent, Lake, namespace_for
 from headwater.runs.dataset_facts import columns_of, refresh_facts
 from headwater.runs.plan import lake_ident
 from headwater.service._core import Context, ResourceService, audit_fields
+from headwater.service._fields import known_fields
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
 from headwater.store.paging import Page
@@ -35,6 +36,15 @@ def arrow_type(name: str, *, field: str) -> pa.DataType:
 
 def _columns(schema: pa.Schema) -> list[dict[str, str]]:
     return columns_of(schema)
+
+
+# Catalog fields Headwater does not implement: refused, since accepting them would promise a behaviour.
+_NOT_SUPPORTED = ("enableErrorDiagnostics", "observableSchema", "basePath", "dataSourceId")
+# Catalog's own fields, and Headwater's `schema.columns` and `source` (a dataset's columns).
+_KNOWN = ("name", "description", "schemaRef", "schema", "source", "tags", "fileDescription")
+# What Catalog's clients read to tell datasets apart: every Headwater dataset holds records its
+# user's flows write.
+_CLASSIFICATION = {"dataBehavior": "record", "managedBy": "CUSTOMER"}
 
 
 class DatasetService(ResourceService):
@@ -92,10 +102,14 @@ class DatasetService(ResourceService):
         return None
 
     def create(self, ctx: Context, body: dict[str, Any]) -> list[str]:
-        allowed = {"name", "description", "schemaRef", "schema", "source", "tags", "fileDescription"}
-        unknown = set(body) - allowed
-        if unknown:
-            raise BadRequest(f"The field {sorted(unknown)[0]} is not allowed in a dataset.", code="1000")
+        body = known_fields(body, (*_KNOWN, *_NOT_SUPPORTED), code="1000")
+        for field in _NOT_SUPPORTED:
+            if body.get(field) not in (None, False):
+                raise BadRequest(
+                    f"The field {field} is not supported: a dataset is an Iceberg table whose files Headwater "
+                    "manages. Omit it.",
+                    code="1000",
+                )
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise BadRequest("The mandatory field name is not provided.", code="1000")
@@ -141,12 +155,15 @@ class DatasetService(ResourceService):
             "created": record.created_at,
             "updated": record.updated_at,
             "createdUser": public.pop("createdBy", None),
+            "createdClient": public.pop("createdClient", None),
+            "updatedUser": public.pop("updatedBy", None),
             "version": "1.0.0",
+            "classification": dict(_CLASSIFICATION),
             "id": record.id,
         }
-        out.pop("createdClient", None)
-        out.pop("updatedClient", None)
+        out.pop("createdBy", None)
         out.pop("updatedBy", None)
+        out.pop("updatedClient", None)
         if facts is None:
             facts = self._facts([record])[record.id]
         out["schema"] = facts["schema"]

@@ -11,6 +11,7 @@ from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.plan import FlowDefinition, build_plan, parse_flow
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.service._endpoints import spec_ref, text_field
+from headwater.service._fields import known_fields
 from headwater.service.specs import CRM_TO_AEP_FLOW_SPEC_ID
 from headwater.store import Record, now_ms
 
@@ -30,19 +31,22 @@ _PATCHABLE = ("name", "description", "scheduleParams", "transformations", "optio
 
 
 _WRITE_MODES = ("append", "replace")
-_OPTION_KEYS = {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode"}
+_OPTION_KEYS = ("errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode")
 
 
-def _options(options: Any, schedule: Any) -> dict[str, Any]:
+def _options(given: Any, schedule: Any) -> dict[str, Any]:
     """A flow's `options`, each one honoured by its runs (runs/partial.py, Lake.write_run), or a 400.
 
     `partialIngestionPercent` (0 < p ≤ 100) and `errorDiagnosticsEnabled` are Adobe's;
     `writeMode` (`append`, the default, or `replace`) is a Headwater extension (docs/decisions.md).
     """
-    if not isinstance(options, dict) or set(options) - _OPTION_KEYS:
+    if not isinstance(given, dict):
         raise BadRequest(
-            "options may hold errorDiagnosticsEnabled, partialIngestionPercent and writeMode only.", code="1000"
+            "options must be an object of errorDiagnosticsEnabled, partialIngestionPercent and writeMode.", code="1000"
         )
+    options = known_fields(given, (*_OPTION_KEYS, "inletUrl"), where="options.", code="1000")
+    if "inletUrl" in options:
+        raise BadRequest("options.inletUrl belongs to streaming sources; database flows read in batches.", code="1000")
     percent = options.get("partialIngestionPercent")
     if percent is not None and (
         isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 < percent <= 100
@@ -118,9 +122,7 @@ class FlowService(ResourceService):
     def _build(self, ctx: Context, body: dict[str, Any], *, state: ResourceState) -> dict[str, Any]:
         if "state" in body:
             raise BadRequest("`State` is not allowed in the create flow request.", code="1410")
-        unknown = set(body) - set(_BODY_FIELDS)
-        if unknown:
-            raise BadRequest(f"The field {sorted(unknown)[0]} is not allowed in a flow.", code="1000")
+        body = known_fields(body, _BODY_FIELDS, code="1000")
         name = text_field(body, "name", required=True, code="1000")
         if "description" in body and not isinstance(body["description"], str):
             raise BadRequest("The field description must be a string.", code="1000")

@@ -10,7 +10,12 @@ from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
 from headwater.mapping import validate_mapping_document
 from headwater.service._core import Context, ResourceService, audit_fields
+from headwater.service._fields import known_fields
 from headwater.store import Record
+
+# Data Prep fields Headwater does not implement: refused, since accepting them would promise a behaviour.
+_NOT_SUPPORTED = ("inputSchema", "outputSchema", "allowNullValues")
+_KNOWN = ("version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description")
 
 
 class MappingSetService(ResourceService):
@@ -20,13 +25,20 @@ class MappingSetService(ResourceService):
     api_name = "mappingSets"
 
     def create(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description"}
-        unknown = set(body) - allowed
-        if unknown:
-            raise BadRequest(f"The field {sorted(unknown)[0]} is not allowed in a mapping set.", code="1000")
+        body = known_fields(body, (*_KNOWN, *_NOT_SUPPORTED), code="1000")
+        for field in _NOT_SUPPORTED:
+            if body.get(field) not in (None, False):
+                raise BadRequest(
+                    f"The field {field} is not supported: mapping sets map source columns to destination paths "
+                    "only. Omit it.",
+                    code="1000",
+                )
         # Versions are the server's to assign, and a mapping set here has exactly one: version 0.
         if "version" in body and ascii_int(body["version"], low=0, high=0) is None:
             raise BadRequest("A new mapping set is version 0: send version 0 or leave it out.", code="1000")
+        for field in ("name", "description", "xdmSchema", "xdmVersion"):
+            if body.get(field) is not None and not isinstance(body[field], str):
+                raise BadRequest(f"The field {field} must be a string.", code="1000")
         mappings = validate_mapping_document(body)
         mapping_id = secrets.token_hex(16)
         doc = {
@@ -36,6 +48,7 @@ class MappingSetService(ResourceService):
             "mappings": mappings,
             **audit_fields(ctx, created=True),
         }
+        doc |= {k: body[k] for k in ("name", "description") if body.get(k) is not None}
         record = self.core.store.insert(self.kind, ctx.scope, id=mapping_id, doc=doc)
         return self._summary(record)
 
@@ -51,7 +64,7 @@ class MappingSetService(ResourceService):
         }
 
     def view(self, record: Record) -> dict[str, Any]:
-        return {
+        out = {
             **self._summary(record),
             "xdmSchema": record.doc.get("xdmSchema"),
             "xdmVersion": record.doc.get("xdmVersion"),
@@ -59,6 +72,17 @@ class MappingSetService(ResourceService):
             "sandboxName": record.scope.sandbox,
             "imsOrgId": record.scope.org,
         }
+        out |= {k: record.doc[k] for k in ("name", "description") if k in record.doc}
+        return out
 
     def get_one(self, ctx: Context, mapping_id: str) -> dict[str, Any]:
         return self.view(self.record(ctx, mapping_id))
+
+    def page(self, ctx: Context, *, limit: int, start: int) -> dict[str, Any]:
+        """Data Prep's list: `{_links, _page: {count, limit}, data}`, newest first, `limit` from offset `start`."""
+        records = sorted(self.core.store.list(self.kind, ctx.scope), key=lambda r: (-r.updated_at, r.id))
+        data = [self.view(r) for r in records[start : start + limit]]
+        links: dict[str, Any] = {}
+        if start + limit < len(records):
+            links["next"] = {"href": f"/mappingSets?limit={limit}&start={start + limit}"}
+        return {"_links": links, "_page": {"count": len(data), "limit": limit}, "data": data}

@@ -32,10 +32,11 @@ from headwater.runs.report import new_doc
 from headwater.runs.schedule import parse_schedule
 from headwater.runs.window import epoch_to_datetime
 from headwater.service._core import Context, Core, audit_fields, envelope
+from headwater.service._fields import known_fields
 from headwater.service._query import ListQuery
 from headwater.service._sql_lists import Collection, Column, list_page
 
-_PARAM_KEYS = {"startTime", "windowStartTime", "windowEndTime", "deltaColumn"}
+_PARAM_KEYS = ("startTime", "windowStartTime", "windowEndTime", "deltaColumn")
 
 
 # The latest instant a run parameter may name: the year 3000, in epoch milliseconds.
@@ -116,19 +117,18 @@ class RunService:
 
     # -- on demand ------------------------------------------------------------------------------
     def create(self, ctx: Context, body: Any) -> dict[str, Any]:
+        if isinstance(body, dict):
+            body = known_fields(body, ("flowId", "params"), code="1380")
         if not isinstance(body, dict) or not isinstance(body.get("flowId"), str) or not body["flowId"]:
             raise BadRequest("Failed to create flow run. Error message: flowId is required.", code="1380")
-        unknown = set(body) - {"flowId", "params"}
-        if unknown:
-            raise BadRequest(
-                f"Failed to create flow run. Error message: {sorted(unknown)[0]} is not allowed.", code="1380"
-            )
         flow = self.core.store.get(ResourceKind.FLOW, ctx.scope, body["flowId"])
         if flow is None:
             raise NotFound("flows", body["flowId"])
         given = flow.doc.get("scheduleParams")
         schedule = parse_schedule(given) if given else None  # a draft may have none
         params = body.get("params") or {}
+        if isinstance(params, dict):
+            params = known_fields(params, (*_PARAM_KEYS, "runNow"), where="params.", code="1380")
         run_now = isinstance(params, dict) and "runNow" in params
         if run_now:
             return self._run_now(ctx, flow, params, recurring=schedule is not None and schedule.recurring)
@@ -141,10 +141,10 @@ class RunService:
             )
         if flow.doc.get("state") != ResourceState.ENABLED:
             raise BadRequest(f"The flow {flow.id} is {flow.doc.get('state')}: enable it to run it.", code="1388")
-        if not isinstance(params, dict) or set(params) - _PARAM_KEYS:
+        if not isinstance(params, dict):
             raise BadRequest(
-                "Failed to create flow run. Error message: params may hold startTime, windowStartTime, "
-                "windowEndTime and deltaColumn.",
+                "Failed to create flow run. Error message: params must be an object of startTime, "
+                "windowStartTime, windowEndTime and deltaColumn.",
                 code="1380",
             )
         start_ms = _epoch_ms(params["startTime"], "startTime") if "startTime" in params else None

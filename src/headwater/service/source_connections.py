@@ -10,9 +10,12 @@ from headwater.errors import BadRequest, HeadwaterError
 from headwater.runs.plan import column_names
 from headwater.service._core import Context
 from headwater.service._endpoints import FlowEndpointService, spec_ref, text_field
+from headwater.service._fields import known_fields
 from headwater.store import Record
 
 _STATES = (ResourceState.ENABLED, ResourceState.DISABLED)
+# A database source's params; deltaColumn is known (some sources take it here) but belongs to the flow.
+_PARAMS = ("tableName", "columns", "filters", "cdcEnabled", "deltaColumn")
 
 
 class SourceConnectionService(FlowEndpointService):
@@ -43,10 +46,13 @@ class SourceConnectionService(FlowEndpointService):
         params = body.get("params")
         if not isinstance(params, dict):
             raise BadRequest("params cannot be null or empty in the source connection.", code="1323")
-        unknown = set(params) - {"tableName", "columns", "filters", "cdcEnabled"}
-        if unknown:
-            hint = " The delta column belongs to the flow's Copy transformation." if "deltaColumn" in unknown else ""
-            raise BadRequest(f"The field params.{sorted(unknown)[0]} is not allowed.{hint}", code="1323")
+        params = known_fields(params, _PARAMS, where="params.", code="1323")
+        if "deltaColumn" in params:
+            raise BadRequest(
+                "The field params.deltaColumn is not allowed: the delta column belongs to the flow's Copy "
+                "transformation.",
+                code="1323",
+            )
         if params.get("cdcEnabled") not in (None, False):
             # Accepting it would promise change data capture that no run performs.
             raise BadRequest(

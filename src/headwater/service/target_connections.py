@@ -9,6 +9,7 @@ from headwater.errors import BadRequest
 from headwater.runs.credentials import DATA_LAKE_SPEC_ID
 from headwater.service._core import Context
 from headwater.service._endpoints import FlowEndpointService, spec_ref
+from headwater.service._fields import known_fields
 from headwater.store import Record
 
 _STATES = (ResourceState.ENABLED, ResourceState.DISABLED)
@@ -35,9 +36,7 @@ class TargetConnectionService(FlowEndpointService):
         params = body.get("params")
         if not isinstance(params, dict) or not isinstance(params.get("dataSetId"), str) or not params["dataSetId"]:
             raise BadRequest("The dataSetId param cannot be null or empty in target connection.", code="1325")
-        unknown = set(params) - {"dataSetId"}
-        if unknown:
-            raise BadRequest(f"The field params.{sorted(unknown)[0]} is not allowed.", code="1325")
+        params = known_fields(params, ("dataSetId",), where="params.", code="1325")
         if self.core.store.get(ResourceKind.DATASET, ctx.scope, params["dataSetId"]) is None:
             raise BadRequest(f"The dataset {params['dataSetId'][:64]} is not found in this sandbox.", code="1325")
         data = body.get("data", {})

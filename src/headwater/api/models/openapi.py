@@ -1,0 +1,88 @@
+"""The published OpenAPI document: request bodies from the models, the bearer scheme, no phantom 422.
+
+Routes read their bodies as plain JSON and validate them with `parse_body`, so that every refusal is
+a 400 with Adobe's code for that field; `request_body` declares the model in the document instead.
+FastAPI would also declare a 422 on every route with parameters, which Headwater never answers
+(its validation errors are 400s in Adobe's shape): those are removed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+_REF = "#/components/schemas/{model}"
+_REQUEST_MODELS: dict[str, type[BaseModel]] = {}
+BEARER = "bearer"
+
+
+def request_body(model: type[BaseModel], *, description: str, form: bool = False) -> dict[str, Any]:
+    """`openapi_extra` declaring `model` as the operation's required JSON (or form) body, with its examples."""
+    _REQUEST_MODELS[model.__name__] = model
+    schema = {"$ref": _REF.format(model=model.__name__)}
+    extra: Any = model.model_config.get("json_schema_extra") or {}
+    examples: list[Any] = list(extra.get("examples", []))
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {f"example{i + 1}": {"value": value} for i, value in enumerate(examples)}
+    content = {"application/json": media}
+    if form:
+        content["application/x-www-form-urlencoded"] = {"schema": schema}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+def _drop_validation_errors(doc: dict[str, Any]) -> None:
+    for path in doc.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def _add_request_models(doc: dict[str, Any]) -> None:
+    if not _REQUEST_MODELS:
+        return
+    _, defs = models_json_schema([(m, "validation") for m in _REQUEST_MODELS.values()], ref_template=_REF)
+    doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+
+
+def _add_security(doc: dict[str, Any]) -> None:
+    """The gateway's bearer token on every operation that takes the gateway headers."""
+    doc.setdefault("components", {})["securitySchemes"] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The access_token from POST /ims/token/v3 (client_credentials).",
+        }
+    }
+    for path in doc.get("paths", {}).values():
+        for operation in path.values():
+            names = {p.get("name") for p in operation.get("parameters", [])}
+            if "x-api-key" in names:
+                operation["security"] = [{BEARER: []}]
+
+
+def install(app: FastAPI) -> None:
+    """Replace the app's OpenAPI generator with one that applies the above (built once, then cached)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            _drop_validation_errors(doc)
+            _add_request_models(doc)
+            _add_security(doc)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
