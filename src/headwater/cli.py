@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging.config
 import os
 import signal
 import stat
@@ -14,6 +13,7 @@ from typing import Any
 import typer
 
 from headwater.cli_client import CliApp, enable_debug, register
+from headwater.observability.log_setup import apply as apply_logging
 from headwater.observability.log_setup import configure_logging
 from headwater.service import Services
 from headwater.settings import Settings
@@ -79,7 +79,7 @@ def serve(
     settings = Settings()
     _private_state(settings)
     log_config = uvicorn_log_config(settings)
-    logging.config.dictConfig(log_config)  # uvicorn applies it again in each process it starts
+    apply_logging(log_config)  # uvicorn applies it again in each process it starts
     options: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import multiprocessing
 import os
 import signal
@@ -38,4 +39,5 @@ def die_with_parent() -> None:
 def create_worker_app() -> FastAPI:
     """uvicorn's factory in each worker process: tie the worker's life to the supervisor's, then build the app."""
     die_with_parent()
+    logging.captureWarnings(True)  # uvicorn installed the logging config; warnings join it
     return create_app(Settings())

@@ -135,6 +135,12 @@ def logging_config(
     }
 
 
+def apply(config: dict[str, Any]) -> None:
+    """Install `config` in this process; Python's warnings become log lines too, so stderr stays one format."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
+
+
 def configure_logging(settings: Settings) -> None:
     """Apply `logging_config(settings)` to this process."""
-    logging.config.dictConfig(logging_config(settings))
+    apply(logging_config(settings))
