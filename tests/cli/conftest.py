@@ -52,10 +52,12 @@ class Hw:
     config_dir: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, *args: str, ok: bool = True, env: dict[str, str] | None = None) -> Result:
+    def __call__(
+        self, *args: str, ok: bool = True, env: dict[str, str] | None = None, input: str | None = None
+    ) -> Result:
         runner = CliRunner()
         full_env = {"HEADWATER_CONFIG_DIR": str(self.config_dir), "HEADWATER_URL": self.server.base_url, **self.env}
-        result = runner.invoke(app, list(args), env={**full_env, **(env or {})}, catch_exceptions=True)
+        result = runner.invoke(app, list(args), env={**full_env, **(env or {})}, input=input, catch_exceptions=True)
         error = result.exception
         if isinstance(error, CliError):  # what CliApp prints when the real process runs
             out = Result(error.exit_code, result.stdout, f"error: {error.message}\n")
@@ -78,7 +80,12 @@ def run_process(*args: str, env: dict[str, str], timeout: float = 120) -> subpro
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    env = {"HEADWATER_RUN_POLL_SECONDS": "0.2", "HEADWATER_RUN_PROGRESS_SECONDS": "0.2"}
+    # Pages of 2 make every list command follow `_links.next`.
+    env = {
+        "HEADWATER_RUN_POLL_SECONDS": "0.2",
+        "HEADWATER_RUN_PROGRESS_SECONDS": "0.2",
+        "HEADWATER_DEFAULT_PAGE_SIZE": "2",
+    }
     with running_server(tmp_path_factory.mktemp("cli") / "live", env) as live:
         yield live
 

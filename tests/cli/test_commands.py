@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.conftest import Hw, strict_json
+from tests.support.ids import ORG
 from tests.support.pg import pg_admin
 
 pytestmark = pytest.mark.slow  # a `headwater serve` per module
@@ -157,3 +159,25 @@ def test_every_list_and_show_prints_strict_json(hw: Hw) -> None:
 def test_another_sandbox_sees_nothing(hw: Hw) -> None:
     hw("datasets", "create", "--name", "in prod")
     assert hw("datasets", "list", "--sandbox", "dev", "--json").json() == []
+
+
+def test_lists_follow_every_page(hw: Hw, account: dict[str, str]) -> None:
+    made = {
+        hw("connections", "create", "--name", f"c{i}", "--spec", "postgres", *PG_PARAMS, "--json").json()["id"]
+        for i in range(5)
+    }
+    listed = [c["id"] for c in hw("connections", "list", "--json").json()]  # pages of 2 on this server
+    assert made <= set(listed) and len(listed) == len(set(listed))
+    assert len(hw("connections", "list", "--limit", "3", "--json").json()) == 3
+
+    # The Catalog pages by offset, 100 at most: 101 datasets take two pages.
+    token = httpx.post(f"{hw.server.base_url}/ims/token/v3", data={"grant_type": "client_credentials", **{
+        k: account[k] for k in ("client_id", "client_secret")}}).json()["access_token"]  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}", "x-api-key": account["client_id"], "x-gw-ims-org-id": ORG,
+               "x-sandbox-name": "paging"}  # fmt: skip
+    with httpx.Client(base_url=hw.server.base_url, headers=headers, timeout=30) as client:
+        for i in range(101):
+            assert client.post("/data/foundation/catalog/dataSets", json={"name": f"d{i}"}).status_code == 201
+    datasets = hw("datasets", "list", "--sandbox", "paging", "--json").json()
+    assert len({d["id"] for d in datasets}) == 101
+    assert len(hw("datasets", "list", "--sandbox", "paging", "--limit", "7", "--json").json()) == 7

@@ -12,6 +12,8 @@ from headwater.cli_client.http import CATALOG, Api
 from headwater.cli_client.options import need, read_body, remote
 from headwater.cli_client.resources import FileOpt, Id, Limit, created, deleted, show
 
+_CATALOG_PAGE = 100
+
 
 def register_datasets(datasets: typer.Typer) -> None:
     """Add the HTTP dataset commands to the existing `datasets` group."""
@@ -19,8 +21,14 @@ def register_datasets(datasets: typer.Typer) -> None:
     @remote(datasets)
     def datasets_list(api: Api, limit: Limit = None) -> None:
         """List the sandbox's datasets (Catalog /dataSets)."""
-        answer = api.get(f"{CATALOG}/dataSets", limit=limit) or {}
-        found = [{"id": k, **v} for k, v in answer.items()]
+        found: list[dict[str, Any]] = []
+        page = min(limit or _CATALOG_PAGE, _CATALOG_PAGE)
+        while limit is None or len(found) < limit:  # the Catalog pages by offset, at most 100 at a time
+            answer = api.get(f"{CATALOG}/dataSets", limit=page, start=len(found)) or {}
+            found.extend({"id": k, **v} for k, v in answer.items())
+            if len(answer) < page:
+                break
+        found = found[:limit] if limit is not None else found
         if api.as_json:
             output.emit_json(found)
             return

@@ -11,7 +11,7 @@ from headwater.cli_client import output
 from headwater.cli_client.failure import CliError
 from headwater.cli_client.http import FLOW, Api
 from headwater.cli_client.options import need, read_body, remote
-from headwater.cli_client.resources import FileOpt, Id, Limit, Property, created, deleted, items, list_query, one, show
+from headwater.cli_client.resources import FileOpt, Id, Limit, Property, created, deleted, items, list_all, one, show
 
 flows = typer.Typer(help="Dataflows (Flow Service /flows), over HTTP.", no_args_is_help=True)
 
@@ -32,7 +32,7 @@ def schedule_text(flow: dict[str, Any]) -> str:
 @remote(flows)
 def flows_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
     """List the sandbox's flows with their state, schedule and last run."""
-    found = items(api.get(f"{FLOW}/flows", **list_query(limit, prop)))
+    found = list_all(api, f"{FLOW}/flows", limit=limit, properties=prop)
     if api.as_json:
         output.emit_json(found)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 
@@ -57,8 +58,17 @@ def deleted(api: Api, what: str, resource_id: str) -> None:
         typer.echo(f"deleted {what} {resource_id}")
 
 
-def list_query(limit: int | None, properties: list[str] | None) -> dict[str, Any]:
-    return {"limit": limit, "property": "&".join(properties) if properties else None}
+def list_all(api: Api, path: str, *, limit: int | None, properties: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every item of a Flow Service list (following `_links.next`), or the first `limit`."""
+    answer = api.get(path, limit=limit, property="&".join(properties) if properties else None)
+    found: list[dict[str, Any]] = []
+    while True:
+        found.extend(items(answer))
+        href = (((answer or {}).get("_links") or {}).get("next") or {}).get("href")
+        token = parse_qs(urlsplit(str(href)).query).get("continuationToken") if href else None
+        if not token or (limit is not None and len(found) >= limit):
+            return found[:limit] if limit is not None else found
+        answer = api.get(path, continuationToken=token[0])
 
 
 # -- connections ----------------------------------------------------------------------------------
@@ -85,7 +95,7 @@ def _fitting_auth_spec(spec: dict[str, Any], params: dict[str, Any]) -> str | No
 @remote(connections)
 def connections_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
     """List the sandbox's connections."""
-    found = items(api.get(f"{FLOW}/connections", **list_query(limit, prop)))
+    found = list_all(api, f"{FLOW}/connections", limit=limit, properties=prop)
     if api.as_json:
         output.emit_json(found)
         return

@@ -9,7 +9,7 @@ import typer
 from headwater.cli_client import output
 from headwater.cli_client.http import FLOW, Api
 from headwater.cli_client.options import need, read_body, remote
-from headwater.cli_client.resources import FileOpt, Id, Limit, created, items, list_query, one, show
+from headwater.cli_client.resources import FileOpt, Id, Limit, created, items, list_all, one, show
 from headwater.cli_client.watch import Figures, follow
 
 runs = typer.Typer(help="Flow runs (Flow Service /runs), over HTTP.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def runs_list(
     limit: Limit = None,
 ) -> None:
     """List runs, newest first: status, records read and written, start and duration."""
-    found = items(api.get(f"{FLOW}/runs", **list_query(limit, [f"flowId=={flow}"] if flow else None)))
+    found = list_all(api, f"{FLOW}/runs", limit=limit, properties=[f"flowId=={flow}"] if flow else None)
     if api.as_json:
         output.emit_json(found)
         return
