@@ -17,6 +17,7 @@ import google.auth.exceptions
 import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
+from google.auth.transport.requests import Request
 from google.cloud import bigquery
 from google.cloud.bigquery_storage_v1 import BigQueryReadClient
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
@@ -49,6 +50,18 @@ class BqTimeouts:
             maximum=5.0,
             timeout=self.deadline,
         )
+
+
+class TimedRequest:
+    """A google.auth transport request with a time limit (the library default is 120 s)."""
+
+    def __init__(self, timeout: float) -> None:
+        self._request = Request()
+        self._timeout = timeout
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._request(*args, **kwargs)
 
 
 def rest_client(settings: Settings, credentials: Credentials, project: str) -> Client:

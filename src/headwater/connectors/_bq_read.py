@@ -272,6 +272,35 @@ _STREAM_BREAKS = (
 )
 
 
+class ReadApiUnavailable(Exception):
+    """The Storage Read API cannot serve this read, while REST may: the caller falls back."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Storage Read cannot serve this table or these credentials (API disabled, no Read Session User
+# role, method missing on an emulator), while tabledata.list may still work.
+FALLBACK_ERRORS = (gexc.MethodNotImplemented, gexc.PermissionDenied)
+
+
+def unavailable_reason(exc: Exception, *, missing_is_unavailable: bool = False) -> str | None:
+    """Why the Read API cannot be used, if `exc` (raised before any row was read) says so; else None.
+
+    With `missing_is_unavailable`, a table the Read API cannot find (a query's anonymous result on an
+    emulator) also counts.
+    """
+    if isinstance(exc, FALLBACK_ERRORS):
+        return type(exc).__name__
+    if isinstance(exc, gexc.RetryError | gexc.ServiceUnavailable):
+        # The read endpoint never answered: the API is unreachable from here, REST may not be.
+        return f"endpoint unreachable: {type(exc).__name__}"
+    if missing_is_unavailable and isinstance(exc, gexc.NotFound):
+        return "result table not found by the Read API"
+    return None
+
+
 class SessionLost(TransientError):
     """The Storage Read session vanished mid-read; a new read (new session) will succeed."""
 

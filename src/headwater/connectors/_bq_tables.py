@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from google.cloud import bigquery
 
+from headwater.connectors._bq_filter import BqFilter
 from headwater.connectors._bq_read import Bound
-from headwater.connectors._bq_types import column_info, cursor_value, quote_identifier, sql_literal, standard_type
+from headwater.connectors._bq_types import (
+    column_info,
+    conform,
+    cursor_value,
+    quote_identifier,
+    sql_literal,
+    standard_type,
+)
 from headwater.domain import ReadRequest, TableSchema
 from headwater.errors import ConfigError
 
 if TYPE_CHECKING:
-    from google.cloud.bigquery import SchemaField
+    from google.auth.credentials import Credentials
+    from google.cloud.bigquery import Client, SchemaField
+
+    from headwater.connectors._bq_auth import BqOAuth, BqServiceAccount
+
+
+@dataclass(frozen=True)
+class ReadParts:
+    """What a read of one table needs, found once: the clients, the table, columns, bounds and filter."""
+
+    model: BqOAuth | BqServiceAccount
+    credentials: Credentials
+    client: Client
+    table: bigquery.Table
+    fields: list[SchemaField]
+    selected: list[str]
+    target: pa.Schema  # the Arrow schema of the selected columns, every batch is cast to
+    bounds: list[Bound]
+    condition: BqFilter | None
+
+    @property
+    def is_query(self) -> bool:
+        """Read by running a query: a view has no stored rows, and a filter is more than a row restriction."""
+        return self.table.table_type == "VIEW" or self.condition is not None
+
+    def conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return conform(batch, self.target)
 
 
 def table_schema(path: str, fields: list[SchemaField]) -> TableSchema:

@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from google.api_core import exceptions as gexc
-from google.auth.transport.requests import Request
 from google.cloud import bigquery
 from pydantic import BaseModel
 
@@ -19,10 +17,25 @@ from headwater.connectors._bq_auth import (
     BqServiceAccount,
     google_credentials,
 )
-from headwater.connectors._bq_clients import BqTimeouts, read_client, rest_client, translated
+from headwater.connectors._bq_clients import BqTimeouts, TimedRequest, read_client, rest_client, translated
 from headwater.connectors._bq_filter import BqFilter, table_condition, where_sql
-from headwater.connectors._bq_read import Bound, rest_read, row_restriction, storage_read, stream_count
-from headwater.connectors._bq_tables import quoted_table, read_path, selected_columns, table_schema, typed_bounds
+from headwater.connectors._bq_read import (
+    Bound,
+    ReadApiUnavailable,
+    rest_read,
+    row_restriction,
+    storage_read,
+    stream_count,
+    unavailable_reason,
+)
+from headwater.connectors._bq_tables import (
+    ReadParts,
+    quoted_table,
+    read_path,
+    selected_columns,
+    table_schema,
+    typed_bounds,
+)
 from headwater.connectors._bq_types import (
     conform,
     preview_value,
@@ -73,7 +86,7 @@ class BigQueryConnector:
         """
         credentials = google_credentials(_bq_auth(auth), token_uri=self._settings.google_token_uri)
         with translated("fetching an access token"):
-            credentials.refresh(_TimedRequest(self.timeouts.request))  # type: ignore[no-untyped-call]
+            credentials.refresh(TimedRequest(self.timeouts.request))  # type: ignore[no-untyped-call]
         return credentials
 
     def _client(self, auth: BaseModel) -> Client:
@@ -194,7 +207,7 @@ class BigQueryConnector:
                 out.append({c.name: preview_value(c, row[c.name]) for c in schema.columns})
         return TablePreview(schema=schema, rows=out[:limit])
 
-    def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+    def _prepare(self, auth: BaseModel, request: ReadRequest) -> ReadParts:
         model = _bq_auth(auth)
         credentials = self._credentials(model)
         client = rest_client(self._settings, credentials, model.project_id)
@@ -206,16 +219,25 @@ class BigQueryConnector:
         fields = self._fields(client, bq_table)
         schema = table_schema(request.table, fields)
         selected = selected_columns(schema, request)
-        target = pa.schema([schema.arrow_schema.field(name) for name in selected])
-        bounds = typed_bounds(fields, request)
-        condition = table_condition(fields, schema, request.row_filter, in_run=True)
+        return ReadParts(
+            model=model,
+            credentials=credentials,
+            client=client,
+            table=bq_table,
+            fields=fields,
+            selected=selected,
+            target=pa.schema([schema.arrow_schema.field(name) for name in selected]),
+            bounds=typed_bounds(fields, request),
+            condition=table_condition(fields, schema, request.row_filter, in_run=True),
+        )
 
-        def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-            return conform(batch, target)
-
-        if bq_table.table_type == "VIEW" or condition is not None:
+    def read(self, auth: BaseModel, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        parts = self._prepare(auth, request)
+        model, credentials, client, bq_table = parts.model, parts.credentials, parts.client, parts.table
+        fields, selected, bounds, conform_batch = parts.fields, parts.selected, parts.bounds, parts.conform
+        if parts.is_query:
             yield from self._read_view(
-                client, model, credentials, bq_table, request, selected, bounds, conform_batch, condition
+                client, model, credentials, bq_table, request, selected, bounds, conform_batch, parts.condition
             )
             return
         size = (bq_table.num_rows, bq_table.num_bytes)
@@ -226,7 +248,7 @@ class BigQueryConnector:
             first = next(read)
         except StopIteration:
             return
-        except _ReadApiUnavailable as unavailable:
+        except ReadApiUnavailable as unavailable:
             message = (
                 f"BigQuery Storage Read API unavailable for {request.table} ({unavailable.reason}); "
                 "reading through the slower REST tabledata.list API instead."
@@ -286,7 +308,7 @@ class BigQueryConnector:
                 first = next(read)
             except StopIteration:
                 return
-            except _ReadApiUnavailable as unavailable:
+            except ReadApiUnavailable as unavailable:
                 log.warning(
                     "BigQuery Storage Read API unavailable for the result of view %s (%s); paging the "
                     "result through the slower REST API instead.",
@@ -314,7 +336,7 @@ class BigQueryConnector:
         size: tuple[int | None, int | None],
         missing_is_unavailable: bool = False,
     ) -> Iterator[pa.RecordBatch]:
-        """Storage Read batches; raises _ReadApiUnavailable before the first batch if it cannot be used.
+        """Storage Read batches; raises ReadApiUnavailable before the first batch if it cannot be used.
 
         `path` is `projects/P/datasets/D/tables/T`; `size` its rows and bytes, where known, from which
         the number of streams follows. With `missing_is_unavailable`, a table the Read API cannot
@@ -338,16 +360,10 @@ class BigQueryConnector:
                 first = next(batches)
             except StopIteration:
                 return
-            except _FALLBACK_ERRORS as exc:
-                raise _ReadApiUnavailable(type(exc).__name__) from None
-            except (gexc.RetryError, gexc.ServiceUnavailable) as exc:
-                # The read endpoint never answered: the API is unreachable from here, REST may not be.
-                raise _ReadApiUnavailable(f"endpoint unreachable: {type(exc).__name__}") from None
-            except gexc.NotFound:
-                if missing_is_unavailable:
-                    raise _ReadApiUnavailable("result table not found by the Read API") from None
-                raise
             except Exception as exc:
+                reason = unavailable_reason(exc, missing_is_unavailable=missing_is_unavailable)
+                if reason is not None:
+                    raise ReadApiUnavailable(reason) from None
                 with translated(f"reading {request.table}"):
                     raise exc from None
             yield first
@@ -357,28 +373,7 @@ class BigQueryConnector:
             reader.transport.close()  # type: ignore[no-untyped-call]
 
 
-class _ReadApiUnavailable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-# Storage Read cannot serve this table or these credentials (API disabled, no Read Session User
-# role, method missing on an emulator), while tabledata.list may still work.
-_FALLBACK_ERRORS = (gexc.MethodNotImplemented, gexc.PermissionDenied)
 _LISTED_TABLE_TYPES = frozenset({"TABLE", "VIEW", "MATERIALIZED_VIEW", "SNAPSHOT", "EXTERNAL", None})
-
-
-class _TimedRequest:
-    """A google.auth transport request with a time limit (the library default is 120 s)."""
-
-    def __init__(self, timeout: float) -> None:
-        self._request = Request()
-        self._timeout = timeout
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", self._timeout)
-        return self._request(*args, **kwargs)
 
 
 def _bq_auth(auth: BaseModel) -> BqOAuth | BqServiceAccount:
