@@ -23,8 +23,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from headwater.api.deps import Svc
+from headwater.api.models.ims import TokenRequest, TokenResponse
+from headwater.api.models.openapi import request_body
 from headwater.errors import GatewayError
 from headwater.identity import FailureLimiter
+from headwater.service._fields import near_miss
 from headwater.settings import Settings
 
 router = APIRouter()
@@ -32,6 +35,7 @@ router = APIRouter()
 _HASH_SLOTS = max(1, (os.cpu_count() or 2) // 2)
 _TARPIT_SECONDS = 1.0
 _URL_CREDENTIALS = ("client_id", "client_secret")
+_FIELDS = ("grant_type", "client_id", "client_secret", "scope")
 
 
 class TokenGate:
@@ -94,9 +98,17 @@ async def _fields(request: Request) -> dict[str, Any] | JSONResponse:
     return fields
 
 
-@router.post("/ims/token/v3", tags=["Authentication"])
+@router.post(
+    "/ims/token/v3",
+    tags=["Authentication"],
+    summary="Get a bearer token",
+    response_model=None,
+    responses={200: {"model": TokenResponse, "description": "The token for `Authorization: Bearer …`"}},
+    openapi_extra=request_body(TokenRequest, description="The API client's credentials.", form=True),
+)
 async def issue_token(request: Request, svc: Svc) -> JSONResponse:
-    """Exchange client_id and client_secret (form-encoded or JSON body) for a bearer token."""
+    """Exchange client_id and client_secret (form-encoded or JSON body) for a bearer token (OAuth
+    client_credentials); credentials in the query string are refused."""
     # URLs end up in access logs, proxy logs and shell history: a secret there is a leaked secret.
     if any(name in request.query_params for name in _URL_CREDENTIALS):
         return _ims_error(
@@ -112,6 +124,9 @@ async def issue_token(request: Request, svc: Svc) -> JSONResponse:
     fields = await _fields(request)
     if isinstance(fields, JSONResponse):
         return fields
+    typo = next((meant for key in fields if (meant := near_miss(key, _FIELDS)) and meant != key), None)
+    if typo is not None:
+        return _ims_error(400, "invalid_request", f"Unknown field: did you mean {typo}?")
     grant = fields.get("grant_type", "client_credentials")
     if grant != "client_credentials":
         return _ims_error(400, "unsupported_grant_type", "Only grant_type=client_credentials is supported.")
