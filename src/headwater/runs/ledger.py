@@ -123,13 +123,14 @@ class Ledger:
             # One lock order for every scheduler: racing multi-row inserts then wait, never deadlock.
             for r in sorted(rows, key=lambda r: (r["flow_id"], r["scheduled_at"]))
         ]
+        if not values:
+            return 0
         dialect: Any = postgresql if self._dialect == "postgresql" else sqlite
-        created = 0
+        # One cached statement executed for many rows (SQLAlchemy batches them into multi-row INSERTs):
+        # compiling a fresh VALUES list per tick cost more than the inserts themselves.
+        stmt = dialect.insert(runs).on_conflict_do_nothing().returning(runs.c.id)
         with self.store.begin() as conn:
-            for i in range(0, len(values), 500):
-                stmt = dialect.insert(runs).values(values[i : i + 500]).on_conflict_do_nothing()
-                created += len(conn.execute(stmt.returning(runs.c.id)).all())
-        return created
+            return len(conn.execute(stmt, values).all())
 
     # -- read ---------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRow | None:
