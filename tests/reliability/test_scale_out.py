@@ -12,26 +12,18 @@ database and the S3 warehouse.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
-import redis
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
@@ -42,14 +34,20 @@ from headwater.runs.model import RunStatus
 from headwater.settings import S3Settings, Settings
 from headwater.store import Store
 from tests.runs.source import SCOPE, PortForward, SourceDb, create_database, drop_database
-from tests.support import seed
 from tests.support.chain import basic_auth, make_chain
 from tests.support.ids import FLOW, ORG
 from tests.support.net import wait_for
-from tests.support.s3 import ObjectStore, moto_store
+from tests.support.s3 import moto_store
+from tests.support.scale import (
+    broker_url,
+    kill_holding_a_run,
+    make_sources,
+    read_catalog_elsewhere,
+    start_worker,
+    without_foreign_env,
+)
 from tests.support.server import LiveServer, cli, gateway_headers, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("out_0", "out_1", "out_2")  # make_chain maps id, name, updated_at to these
 # Fast leases so a dead worker's runs come back in seconds (the defaults are 30 s and 5 s).
 CLUSTER_ENV = {
@@ -60,57 +58,6 @@ CLUSTER_ENV = {
     "HEADWATER_WEB_WORKERS": "1",
     "HEADWATER_WORKERS": "2",
 }
-_FOREIGN_ENV = ("HEADWATER_", "AWS_")  # whatever the developer's shell holds must not leak in
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def owner_marker(self) -> str:
-        return f":{self.process.pid}:"  # lease owners are host:pid:random:celery
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-
-
-def start_worker(data_dir: Path, extra_env: dict[str, str]) -> Worker:
-    """`headwater worker` with a broker configured: a Celery worker executing runs."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "worker.log"
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), **extra_env}
-    with log_path.open("wb") as handle:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "headwater.cli", "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-    return Worker(proc, log_path)
-
-
-def broker_url(kind: str) -> str:
-    if kind == "redis":
-        url = f"redis://127.0.0.1:6379/{seed.rng('scale-out-redis-db').randint(1, 15)}"
-        try:
-            redis.Redis.from_url(url).ping()
-        except redis.ConnectionError:
-            pytest.fail("Redis is required at 127.0.0.1:6379")
-        return url
-    url = "amqp://guest:guest@127.0.0.1:5672//"
-    try:
-        import kombu
-
-        with kombu.Connection(url, connect_timeout=5) as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:
-        pytest.fail(f"RabbitMQ is required at 127.0.0.1:5672 (guest/guest): {exc}")
-    return url
 
 
 @pytest.fixture
@@ -125,87 +72,6 @@ def databases() -> Iterator[tuple[SourceDb, SourceDb]]:
         drop_database(source)
 
 
-def _norm(value: Any) -> Any:
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
-
-
-def make_sources(db: SourceDb, count: int) -> list[Counter[tuple[Any, ...]]]:
-    """`count` small tables, each with its own rows and some exact duplicates (so copies are counted)."""
-    expected = []
-    with db.connect() as conn:
-        for i in range(count):
-            conn.execute(f"CREATE TABLE t{i} (id bigint, name text, updated_at timestamptz)")
-            conn.execute(
-                f"INSERT INTO t{i} SELECT g, 't{i}-' || g, timestamptz '2024-01-01' + g * {i + 1} * interval '1 min' "
-                f"FROM generate_series(1, {40 + 9 * i}) g"
-            )
-            conn.execute(f"INSERT INTO t{i} SELECT * FROM t{i} WHERE id % 5 = {i % 5}")
-            rows = conn.execute(f"SELECT id, name, updated_at FROM t{i}").fetchall()
-            expected.append(Counter(tuple(_norm(v) for v in row) for row in rows))
-    return expected
-
-
-# The third process: plain pyiceberg, configured as any reader of the catalog would be (docs/deploy.md).
-READER = """
-import json, sys
-from datetime import UTC, datetime, timedelta
-from pyiceberg.catalog.sql import SqlCatalog
-
-catalog = SqlCatalog("headwater", **json.load(sys.stdin))
-out = {}
-for namespace in catalog.list_namespaces():
-    for ident in catalog.list_tables(namespace):
-        table = catalog.load_table(ident)
-        rows = [{k: v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
-                for row in table.scan().to_arrow().to_pylist()]
-        runs = [s.summary["headwater.run-id"] for s in table.snapshots() if s.summary is not None]
-        out[".".join(ident)] = {"rows": rows, "runs": runs, "location": table.location()}
-print(json.dumps(out))
-"""
-
-
-def read_catalog_elsewhere(meta: SourceDb, warehouse: str, store: ObjectStore) -> dict[str, Any]:
-    properties = {
-        "uri": meta.url,
-        "warehouse": warehouse,
-        "s3.endpoint": store.endpoint,
-        "s3.region": store.region,
-        "s3.access-key-id": store.access_key_id,
-        "s3.secret-access-key": store.secret_access_key,
-    }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV)}
-    done = subprocess.run(
-        [sys.executable, "-c", READER],
-        input=json.dumps(properties),  # on stdin, never in a process listing
-        env={**clean, "AWS_EC2_METADATA_DISABLED": "true"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",  # nothing of the repository on its path
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
-def kill_holding_a_run(ledger: Ledger, worker: Worker, *, after_successes: int) -> list[RunRow]:
-    """SIGKILL `worker` once `after_successes` runs succeeded and it holds one; the runs it held then."""
-
-    def holding() -> bool:
-        rows = ledger.for_scope(SCOPE)
-        done = sum(r.status is RunStatus.SUCCESS for r in rows)
-        return done >= after_successes and any(_held_by(r, worker) for r in rows)
-
-    wait_for("the worker to hold a run", holding, timeout=60, every=0.02)
-    worker.process.send_signal(signal.SIGKILL)
-    worker.process.wait(timeout=10)
-    return [r for r in ledger.for_scope(SCOPE) if _held_by(r, worker)]
-
-
-def _held_by(row: RunRow, worker: Worker) -> bool:
-    return row.status is RunStatus.IN_PROGRESS and worker.owner_marker in (row.lease_owner or "")
-
-
 @pytest.mark.slow  # eight processes, and a worker killed
 @pytest.mark.parametrize(("broker", "flows"), [("redis", 20), ("rabbitmq", 8)])
 def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
@@ -216,10 +82,9 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     began = time.monotonic()
+    laps: list[tuple[str, float]] = []
     meta, source = databases
-    for name in list(os.environ):
-        if name.startswith(_FOREIGN_ENV):
-            monkeypatch.delenv(name)
+    without_foreign_env(monkeypatch)
     # The metadata database's endpoint is refused to tenant connections: sources go through another port.
     with moto_store(tmp_path / "s3") as store, closing(PortForward()) as forward:
         warehouse = f"s3://{store.create_bucket()}/warehouse"
@@ -232,14 +97,17 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
         }
         for name, value in shared.items():
             monkeypatch.setenv(name, value)  # every process below, the CLI's too, inherits these
-        cli(tmp_path / "migrate", "migrate")
-        with ThreadPoolExecutor(2) as pool:
-            servers = list(pool.map(lambda d: start_server(tmp_path / d, store.aws_env()), ["serve-a", "serve-b"]))
+        cli(tmp_path / "migrate", "migrate")  # once, before the nodes start (docs/deploy.md)
+        laps.append(("started moto, migrated", time.monotonic()))
         workers = [start_worker(tmp_path / d, store.headwater_env()) for d in ("worker-a", "worker-b")]
+        with ThreadPoolExecutor(2) as pool:
+            starting = pool.map(lambda d: start_server(tmp_path / d, store.aws_env()), ["serve-a", "serve-b"])
+            expected = make_sources(source, flows)
+            servers = list(starting)
+        laps.append(("started the nodes", time.monotonic()))
         responses: list[str] = []
         clients = [_client(s, responses) for s in servers]
         try:
-            expected = make_sources(source, flows)
             headers = {**gateway_headers(servers[0], ORG), "x-sandbox-name": "prod"}
             auth = basic_auth(port=forward.port, database=source.name)
             chains = [
@@ -248,19 +116,22 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
             for i, chain in enumerate(chains):  # on-demand runs, through both servers
                 reply = clients[(i + 1) % 2].post(f"{FLOW}/runs", headers=headers, json={"flowId": chain.flow})
                 assert reply.status_code == 201, reply.text
-
+            laps.append(("created the flows and runs", time.monotonic()))
             ledger = Ledger(Store.from_url(meta.url))
+            assert all(w.process.poll() is None for w in workers), "\n".join(w.log_text()[-3000:] for w in workers)
             interrupted = kill_holding_a_run(ledger, workers[0], after_successes=flows // 4)
-            killed_at = time.monotonic()
+            laps.append(("killed a worker", time.monotonic()))
             wait_for(
                 "every run to finish",
                 lambda: all(r.status.terminal for r in ledger.for_scope(SCOPE)),
                 timeout=60,
                 every=0.1,
             )
+            laps.append(("every run finished", time.monotonic()))
             rows = {r.id: r for r in ledger.for_scope(SCOPE)}
             failed = {r.id: r.doc.get("metrics") for r in rows.values() if r.status is not RunStatus.SUCCESS}
-            assert not failed, f"{failed}\n{workers[1].log_path.read_text(errors='replace')[-3000:]}"
+            assert not failed, f"{failed}\n{workers[1].log_text()[-3000:]}"
+            assert workers[1].process.poll() is None, workers[1].log_text()[-3000:]
             assert len(rows) == flows
             taken_over = [rows[r.id] for r in interrupted]
             assert taken_over, "the SIGKILL landed between runs"
@@ -285,7 +156,9 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
             for server in servers:
                 server.stop()
 
-        tables = read_catalog_elsewhere(meta, warehouse, store)
+        laps.append(("checked through the API, stopped", time.monotonic()))
+        tables = read_catalog_elsewhere(meta.url, warehouse, store)
+        laps.append(("read the catalog elsewhere", time.monotonic()))
         assert set(tables) == set(idents)
         for i, (chain, ident) in enumerate(zip(chains, idents, strict=True)):
             table = tables[ident]
@@ -294,14 +167,14 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
             landed = Counter(tuple(row[c] for c in COLUMNS) for row in table["rows"])
             assert landed == expected[i], f"t{i}: missing {expected[i] - landed}, extra {landed - expected[i]}"
 
-        logs = [s.log_text() for s in servers] + [w.log_path.read_text(errors="replace") for w in workers]
+        logs = [s.log_text() for s in servers] + [w.log_text() for w in workers]
         for secret in (store.secret_access_key, store.access_key_id):
             assert not any(secret in text for text in logs + responses), "an S3 credential leaked"
         assert store.secret_access_key not in store.log_path.read_text(errors="replace")
-    print(
-        f"{broker}: {flows} flows, {len(taken_over)} runs taken over after the SIGKILL "
-        f"(finished {time.monotonic() - killed_at:.1f}s after it); test {time.monotonic() - began:.1f}s"
-    )
+    starts = [began] + [at for _, at in laps]
+    steps = ", ".join(f"{name} {at - start:.1f}s" for (name, at), start in zip(laps, starts, strict=False))
+    print(f"\n{broker}: {flows} flows, {len(taken_over)} runs taken over after the SIGKILL; {steps}; "
+          f"total {time.monotonic() - began:.1f}s")
 
 
 def run_of(rows: dict[str, RunRow], flow_id: str) -> str:
@@ -321,9 +194,7 @@ def _client(server: LiveServer, responses: list[str]) -> httpx.Client:
 
 
 def test_s3_settings_keep_credentials_out_of_errors_and_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(_FOREIGN_ENV):
-            monkeypatch.delenv(name)
+    without_foreign_env(monkeypatch)
     monkeypatch.setenv("HEADWATER_S3_ENDPOINT", "http://key:s3cr3t-in-url@minio.internal:9000")
     with pytest.raises(ValidationError) as refused:
         S3Settings()
@@ -339,9 +210,7 @@ def test_s3_settings_keep_credentials_out_of_errors_and_reprs(monkeypatch: pytes
 
 
 def test_an_s3_warehouse_gets_endpoint_region_and_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(_FOREIGN_ENV):
-            monkeypatch.delenv(name)
+    without_foreign_env(monkeypatch)
     assert io_properties(S3Settings(), "file:///var/lib/headwater/warehouse") == {}
     assert io_properties(S3Settings(region="eu-west-3"), "s3://lake/wh") == {"s3.region": "eu-west-3"}
     # The standard AWS variables stand in for unset settings; a custom endpoint gets a region.
@@ -367,9 +236,7 @@ def test_an_s3_warehouse_gets_endpoint_region_and_credentials(monkeypatch: pytes
 def test_dropping_a_dataset_and_removing_orphans_use_the_configured_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith(_FOREIGN_ENV):
-            monkeypatch.delenv(name)
+    without_foreign_env(monkeypatch)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with moto_store(tmp_path / "s3") as store:
         bucket = store.create_bucket()
