@@ -126,10 +126,10 @@ def settings_command(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """Create or upgrade the metadata database schema."""
     _services()
-    typer.echo("metadata database is up to date")
+    typer.echo(json.dumps({"upToDate": True}) if as_json else "metadata database is up to date")
 
 
 @credentials.command("create")
@@ -171,12 +171,15 @@ def credentials_list(
 
 
 @credentials.command("revoke")
-def credentials_revoke(client_id: str = typer.Argument(..., help="The client id to revoke")) -> None:
+def credentials_revoke(
+    client_id: str = typer.Argument(..., help="The client id to revoke"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
     """Revoke an API client: it can no longer get tokens, and its tokens are refused from now on."""
     if not _services().tokens.revoke(client_id):
         typer.echo(f"error: no API client {client_id!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {client_id}")
+    typer.echo(json.dumps({"client_id": client_id, "revoked": True}) if as_json else f"revoked {client_id}")
 
 
 @app.command()
