@@ -41,7 +41,7 @@ def seed(settings: Any, org: str, *, connections: int, flows: int, runs: int) ->
     pg = {"id": PG_SPEC, "version": "1.0"}
     conn_ids = []
     for i in range(connections):
-        params = {"server": "db.internal", "port": 5432, "database": "postgres", "username": "postgres",
+        params = {"server": "127.0.0.1", "port": 15432, "database": "postgres", "username": "postgres",
                   "password": f"scale-{i}", "sslMode": "Disable"}  # fmt: skip
         body = {"name": f"pg {i}", "auth": {"specName": "Basic Authentication", "params": params}, "connectionSpec": pg}
         conn_ids.append(svc.connections.create(ctx, body)["id"])
