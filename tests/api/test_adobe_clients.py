@@ -107,3 +107,18 @@ def test_the_token_endpoint_hints_at_a_misspelt_field(client: TestClient) -> Non
         "error": "invalid_request",
         "error_description": "Unknown field: did you mean client_secret?",
     }
+
+
+def test_patch_operations_ignore_unknown_keys_and_refuse_typos(client: TestClient, tenant: Tenant) -> None:
+    headers = tenant.headers()
+    created = client.post(f"{FLOW}/connections", headers=headers, json=connection_body(basic_auth()))
+    url = f"{FLOW}/connections/{created.json()['id']}"
+    etag = created.json()["etag"]
+    op = {"op": "replace", "path": "/name", "value": "renamed", "comment": "an extension some clients send"}
+    patched = client.patch(url, headers={**headers, "If-Match": etag}, json=[op])
+    assert patched.status_code == 200, patched.text
+    assert client.get(url, headers=headers).json()["items"][0]["name"] == "renamed"
+    typo = [{"op": "replace", "path": "/name", "vlaue": "again"}]
+    refused = client.patch(url, headers={**headers, "If-Match": patched.json()["etag"]}, json=typo)
+    assert refused.status_code == 400 and code_of(refused) == "FLOW-1455-400", refused.text
+    assert "did you mean [0].value" in refused.json()["errorMessage"]

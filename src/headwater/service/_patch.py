@@ -11,6 +11,7 @@ from typing import Any
 
 from headwater.domain.numbers import ascii_int
 from headwater.errors import BadRequest
+from headwater.service._fields import known_fields
 
 _OPS = ("add", "replace", "remove")
 
@@ -24,12 +25,8 @@ def normalize_ops(body: Any) -> list[dict[str, Any]]:
     for index, raw in enumerate(body):
         if not isinstance(raw, dict):
             raise BadRequest(f"Patch instruction {index} must be an object with op and path.", code="1455")
-        unknown = set(raw) - {"op", "path", "value", "from"}
-        if unknown:
-            raise BadRequest(
-                f"An error has occurred while validating patch instructions: unknown field {sorted(unknown)[0]!r}.",
-                code="1455",
-            )
+        # `from` belongs to move and copy, which are refused below by their op.
+        raw = known_fields(raw, ("op", "path", "value", "from"), where=f"[{index}].", code="1455")
         op = raw.get("op")
         if not isinstance(op, str):
             raise BadRequest(f'Patch instruction {index}: missing field "op".', code="1455")

@@ -13,6 +13,7 @@ from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.domain.row_filter import decode_filter
 from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
+from headwater.service._fields import known_fields
 from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
 from headwater.store import Record
 
@@ -146,9 +147,7 @@ class ConnectionService(ResourceService):
             raise BadRequest("The field auth.specName is required.", code="1455")
         if not isinstance(auth.get("params"), dict):
             raise BadRequest("The field auth.params must be an object.", code="1455")
-        unknown = set(auth) - {"specName", "params", "type"}
-        if unknown:
-            raise BadRequest(f"The field auth.{sorted(unknown)[0]} is not allowed.", code="1455")
+        patched["auth"] = known_fields(auth, ("specName", "params", "type"), where="auth.", code="1455")
 
     def before_delete(self, ctx: Context, resource_id: str) -> None:
         sources = [
