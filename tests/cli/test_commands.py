@@ -14,6 +14,7 @@ import pytest
 from tests.cli.conftest import Hw, strict_json
 from tests.support.ids import ORG
 from tests.support.pg import pg_admin
+from tests.support.server import LiveServer, cli
 
 pytestmark = pytest.mark.slow  # a `headwater serve` per module
 
@@ -181,3 +182,13 @@ def test_lists_follow_every_page(hw: Hw, account: dict[str, str]) -> None:
     datasets = hw("datasets", "list", "--sandbox", "paging", "--json").json()
     assert len({d["id"] for d in datasets}) == 101
     assert len(hw("datasets", "list", "--sandbox", "paging", "--limit", "7", "--json").json()) == 7
+
+
+def test_administrative_commands_print_strict_json(server: LiveServer) -> None:
+    made = strict_json(cli(server.data_dir, "credentials", "create", "--org", ORG, "--json"))
+    listed = strict_json(cli(server.data_dir, "credentials", "list", "--org", ORG, "--json"))
+    assert made["client_id"] in [c["client_id"] for c in listed]
+    revoked = strict_json(cli(server.data_dir, "credentials", "revoke", made["client_id"], "--json"))
+    assert revoked == {"client_id": made["client_id"], "revoked": True}
+    assert strict_json(cli(server.data_dir, "migrate", "--json")) == {"upToDate": True}
+    assert strict_json(cli(server.data_dir, "token", "--org", ORG, "--json"))["org"] == ORG
