@@ -11,36 +11,43 @@ Exactly once, step by step:
    (runs/incremental.py, docs/incremental.md).
 4. Rows are streamed into Parquet and committed as ONE snapshot carrying the run id and the new
    cursor (`Lake.write_run`), which is idempotent per run id.
+5. A full read in chunks (runs/chunked.py) stages each finished chunk's files on the run
+   (runs/staging.py): a taken-over or retried attempt reads only the chunks not staged, and the one
+   snapshot takes every staged file. A run that ends without committing deletes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from headwater.connectors._chunked import ChunkedSource
 from headwater.domain import DeltaWindow, ReadRequest
 from headwater.domain.fence import SnapshotFacts
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import ConfigError, NotFound
-from headwater.lake import CommitResult, Lake
+from headwater.lake import CommitResult, DatasetIdent, Lake
 from headwater.mapping import compile_mapping
 from headwater.observability.context import run_scope
 from headwater.observability.metrics import measured_run
 from headwater.runs import partial, report
+from headwater.runs.chunked import ChunkedRead, fingerprint, with_chunking
 from headwater.runs.credentials import Credentials
 from headwater.runs.cursor import FencedPlan
 from headwater.runs.dataset_facts import refresh_after_run
 from headwater.runs.incremental import choose_window, with_fenced_end
+from headwater.runs.lease import Cancelled, Heartbeat, LeaseLost
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunEvent, RunStatus, Stage, decide, transition
 from headwater.runs.partial import SetAside
 from headwater.runs.plan import CompiledMappingLike, FlowPlan, MappingCompiler, build_plan, parse_flow
+from headwater.runs.staging import DOC_KEY as STAGING
+from headwater.runs.staging import RunStaging, without_staging
 from headwater.runs.window import (
     Window,
 )
@@ -59,46 +66,6 @@ class RunDeps:
     credentials: Credentials
     settings: RunSettings
     compile_mapping: MappingCompiler = compile_mapping
-
-
-class LeaseLost(Exception):
-    """Another worker took this run over; stop without reporting."""
-
-
-class Cancelled(Exception):
-    """The run must not proceed (its flow was deleted or disabled)."""
-
-
-class Heartbeat:
-    """Renews the run's lease in the background; `check()` raises LeaseLost once renewal fails."""
-
-    def __init__(self, ledger: Ledger, run_id: str, *, owner: str, settings: RunSettings) -> None:
-        self._ledger, self._run_id, self._owner, self._settings = ledger, run_id, owner, settings
-        self._stop = threading.Event()
-        self.lost = False
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        lease_ms = int(self._settings.lease_seconds * 1000)
-        while not self._stop.wait(self._settings.heartbeat_seconds):
-            try:
-                if not self._ledger.heartbeat(self._run_id, owner=self._owner, lease_ms=lease_ms):
-                    self.lost = True
-                    return
-            except Exception:  # a metadata hiccup: keep trying until the lease really runs out
-                log.warning("heartbeat failed for run %s", self._run_id, exc_info=True)
-
-    def check(self) -> None:
-        if self.lost:
-            raise LeaseLost(self._run_id)
 
 
 def execute_run(deps: RunDeps, run_id: str, *, owner: str) -> RunStatus | None:
@@ -132,11 +99,24 @@ class _Execution:
 
     def _finish(self, event: RunEvent, doc: dict[str, Any], *, not_before: int | None = None) -> RunStatus | None:
         status = transition(RunStatus.IN_PROGRESS, event)
+        dataset: tuple[str, str] | None = None
+        staged: list[str] = []
+        if status.terminal:  # a success's staged files are its snapshot's; anything else commits nothing
+            doc, dataset, staged = without_staging(doc)
         if not self.ledger.finish(self.row, owner=self.owner, event=event, doc=doc, not_before=not_before):
             log.warning("run %s: lease lost before reporting %s", self.row.id, status)
             return None
         log.info("run %s (flow %s) -> %s", self.row.id, self.row.flow_id, status)
+        if status is not RunStatus.SUCCESS and dataset is not None and staged:
+            ident = DatasetIdent(*dataset)
+            if self.deps.lake.committed_run(ident, self.row.id) is None:  # never delete what a snapshot holds
+                self.deps.lake.discard_staged(ident, staged)
         return status
+
+    def _save_staging(self, state: dict[str, Any]) -> None:
+        self.doc[STAGING] = state
+        if not self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc):
+            raise LeaseLost(self.row.id)
 
     def run(self) -> RunStatus | None:
         row = self.row
@@ -288,15 +268,60 @@ class _Execution:
         def on_progress(rows: int, nbytes: int) -> None:
             counts["bytes_out"] = nbytes
 
-        def stream() -> Generator[pa.RecordBatch]:
-            request = ReadRequest(
-                plan.table,
-                columns=plan.read_columns,
-                window=self._delta_window(window),
-                row_filter=plan.row_filter,
-                parallelism=self.settings.read_parallelism,
-                notify=notices.append,
+        def process(batch: pa.RecordBatch) -> pa.RecordBatch:
+            self.stage = Stage.PROCESS
+            counts["rows_in"] += batch.num_rows
+            counts["bytes_in"] += batch.nbytes
+            out = set_aside.apply(plan.mapping, batch) if plan.mapping is not None else batch
+            counts["rows_out"] += out.num_rows
+            counts["batches"] += 1
+            publish(force=counts["batches"] == 1)
+            self.stage = Stage.SOURCE
+            heartbeat.check()
+            return out
+
+        request = ReadRequest(
+            plan.table,
+            columns=plan.read_columns,
+            window=self._delta_window(window),
+            row_filter=plan.row_filter,
+            parallelism=self.settings.read_parallelism,
+            notify=notices.append,
+        )
+        replace = (flow.doc.get("options") or {}).get("writeMode") == "replace"
+        source, chunk_rows = plan.connector, self.settings.chunk_rows
+        if isinstance(source, ChunkedSource) and chunk_rows > 0:
+            staging = RunStaging.resume(
+                self.doc, fingerprint=fingerprint(plan, window), dataset=plan.ident, attempt=self.row.attempt,
+                save=self._save_staging,
             )
+            chunks = ChunkedRead(source, plan.auth, request, staging, lake, plan.ident, self.row.id)
+            chunk_plan = chunks.plan(chunk_rows=chunk_rows)
+            if chunk_plan is not None:
+                staged = staging.totals()  # what earlier attempts read and staged
+                for name in ("rows_in", "bytes_in", "rows_out"):
+                    counts[name] += staged[name]
+                set_aside.count += staged["failed"]
+                notices.extend(chunk_plan.notices)
+                resumed = len(staging.resumed)
+                self.doc = with_chunking(self.doc, plan=chunk_plan, chunk_rows=chunk_rows, resumed=resumed,
+                                         read=len(chunk_plan.chunks) - resumed)
+                publish(force=True)
+                self.stage = Stage.SOURCE
+                chunks.run(chunk_plan, process, lambda: set_aside.count)
+                self.stage = Stage.PROCESS
+                self.doc = with_chunking(self.doc, plan=chunk_plan, chunk_rows=chunk_rows, resumed=resumed,
+                                         read=len(chunks.read_keys))
+                publish(force=True)
+                set_aside.check(rows_in=counts["rows_in"])
+                result = lake.write_run(plan.ident, run_id=self.row.id, flow_id=flow.id, batches=(), cursor=cursor,
+                                        replace=replace, staged=staging.files())
+                heartbeat.check()
+                rows_in = result.rows if result.already_committed else counts["rows_in"]
+                bytes_in = result.bytes if result.already_committed else counts["bytes_in"]
+                return self._succeed(result, rows_in=rows_in, bytes_in=bytes_in)
+
+        def stream() -> Generator[pa.RecordBatch]:
             self.stage = Stage.SOURCE
             batches = iter(plan.connector.read(plan.auth, request))
             while True:
@@ -309,14 +334,7 @@ class _Execution:
                     publish(force=True)  # the final figures and notices, before the commit
                     set_aside.check(rows_in=counts["rows_in"])  # above the threshold: commit nothing
                     return
-                self.stage = Stage.PROCESS
-                counts["rows_in"] += batch.num_rows
-                counts["bytes_in"] += batch.nbytes
-                out = set_aside.apply(plan.mapping, batch) if plan.mapping is not None else batch
-                counts["rows_out"] += out.num_rows
-                counts["batches"] += 1
-                publish(force=counts["batches"] == 1)
-                yield out
+                yield process(batch)
 
         batches = stream()
         try:
@@ -340,7 +358,7 @@ class _Execution:
                 batches=chained(),
                 cursor=cursor,
                 on_progress=on_progress,
-                replace=(flow.doc.get("options") or {}).get("writeMode") == "replace",
+                replace=replace,
             )
         finally:
             batches.close()  # a read left open holds its connection, and a fenced one its snapshot
