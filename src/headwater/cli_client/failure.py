@@ -64,8 +64,9 @@ def describe(exc: BaseException) -> CliError:
     from headwater.errors import HeadwaterError
 
     if isinstance(exc, HeadwaterError):
-        config = "HEADWATER_" in exc.message or exc.status < 500
-        return CliError(exc.message, hint="check the HEADWATER_* settings" if config else None, exit_code=2)
+        if "HEADWATER_" in exc.message:  # a setting is wrong (its message names it)
+            return CliError(exc.message, hint="fix that setting and run the command again", exit_code=2)
+        return CliError(exc.message)
     if module.startswith("pydantic") and name == "ValidationError":
         return _settings_error(exc)
     if module.startswith("sqlalchemy"):
