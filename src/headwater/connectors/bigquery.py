@@ -236,9 +236,7 @@ class BigQueryConnector:
         model, credentials, client, bq_table = parts.model, parts.credentials, parts.client, parts.table
         fields, selected, bounds, conform_batch = parts.fields, parts.selected, parts.bounds, parts.conform
         if parts.is_query:
-            yield from self._read_view(
-                client, model, credentials, bq_table, request, selected, bounds, conform_batch, parts.condition
-            )
+            yield from self._read_view(parts, request)
             return
         size = (bq_table.num_rows, bq_table.num_bytes)
         read = self._storage_read(
@@ -270,21 +268,11 @@ class BigQueryConnector:
         yield first
         yield from read
 
-    def _read_view(
-        self,
-        client: Client,
-        model: BqOAuth | BqServiceAccount,
-        credentials: Credentials,
-        bq_table: bigquery.Table,
-        request: ReadRequest,
-        selected: list[str],
-        bounds: list[Bound],
-        conform_batch: Callable[[pa.RecordBatch], pa.RecordBatch],
-        condition: BqFilter | None = None,
-    ) -> Iterator[pa.RecordBatch]:
+    def _read_view(self, parts: ReadParts, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         """A logical view or a filtered read: a query (window and filter in its WHERE), then its result."""
-        sql = f"SELECT {', '.join(quote_identifier(c) for c in selected)} FROM {quoted_table(bq_table)}"
-        sql += where_sql(row_restriction(bounds), condition)
+        client, condition, conform_batch = parts.client, parts.condition, parts.conform
+        sql = f"SELECT {', '.join(quote_identifier(c) for c in parts.selected)} FROM {quoted_table(parts.table)}"
+        sql += where_sql(row_restriction(parts.bounds), condition)
         with translated(f"querying {request.table}"):
             job = self._run(client, sql, condition)
             rows = job.result(
@@ -294,16 +282,9 @@ class BigQueryConnector:
         if destination is not None:
             path = f"projects/{destination.project}/datasets/{destination.dataset_id}/tables/{destination.table_id}"
             read = self._storage_read(
-                model,
-                credentials,
-                path,
-                request,
-                selected,
-                [],
-                conform_batch,
-                size=(rows.total_rows, None),
-                missing_is_unavailable=True,
-            )
+                parts.model, parts.credentials, path, request, parts.selected, [], conform_batch,
+                size=(rows.total_rows, None), missing_is_unavailable=True,
+            )  # fmt: skip
             try:
                 first = next(read)
             except StopIteration:
