@@ -55,6 +55,8 @@ def test_catalog_datasets_carry_what_clients_read(client: TestClient, tenant: Te
     dataset = client.get(f"{CATALOG}/dataSets/{dataset_id}", headers=headers).json()[dataset_id]
     assert dataset["classification"] == {"dataBehavior": "record", "managedBy": "CUSTOMER"}
     assert dataset["createdClient"] == tenant.client_id and dataset["updatedUser"] == f"{tenant.client_id}@AdobeID"
+    cut = client.get(f"{CATALOG}/dataSets?properties=name,classification", headers=headers).json()
+    assert cut == {dataset_id: {"name": "d", "classification": dataset["classification"]}}
     refused = client.post(f"{CATALOG}/dataSets", headers=headers, json={"name": "d", "observableSchema": {}})
     assert refused.status_code == 400 and "observableSchema is not supported" in refused.text, refused.text
 
@@ -75,6 +77,9 @@ def test_mapping_sets_list_in_data_preps_shape(client: TestClient, tenant: Tenan
     assert rest["_page"] == {"count": 1, "limit": 2} and rest["_links"] == {}
     assert sorted(m["id"] for m in first["data"] + rest["data"]) == sorted(ids)
     assert first["data"][0]["name"] == "m" and first["data"][0]["description"] == "d"
+    mapping = first["data"][0]["mappings"][0]
+    assert mapping["sourceAttribute"] == mapping["source"] == "id"
+    assert mapping["destinationXdmPath"] == mapping["destination"] == "a"
     refused = client.post(f"{CONVERSION}/mappingSets", headers=headers, json={**body, "outputSchema": {"x": 1}})
     assert refused.status_code == 400 and "outputSchema is not supported" in refused.text, refused.text
 

@@ -27,6 +27,7 @@ from headwater.errors import BadRequest
 catalog = APIRouter()
 conversion = APIRouter()
 IntQ = Annotated[str | None, Query()]
+PropertiesQ = Annotated[str | None, Query(description="Comma-separated top-level properties to return")]
 
 
 def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> int:
@@ -36,6 +37,16 @@ def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> in
     if number is None:
         raise BadRequest(f"The {name} parameter must be an integer between 0 and {maximum}.", code="1000")
     return number
+
+
+def _only(datasets: dict[str, Any], properties: str | None) -> dict[str, Any]:
+    """Catalog's `properties`: each dataset cut down to the listed top-level properties."""
+    if properties is None:
+        return datasets
+    wanted = {p.strip() for p in properties.split(",") if p.strip()}
+    if not wanted:
+        raise BadRequest("The properties parameter must list top-level properties, e.g. name,schemaRef.", code="1000")
+    return {key: {k: v for k, v in item.items() if k in wanted} for key, item in datasets.items()}
 
 
 @catalog.post(
@@ -61,11 +72,15 @@ def create_dataset(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> J
     response_model=None,
     responses={200: {"model": DatasetMap, "description": "Datasets keyed by id, as Catalog answers"}},
 )
-def list_datasets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None) -> Any:
-    """The sandbox's datasets, `limit` (at most 100) from offset `start`."""
-    return svc.datasets.list_catalog(
+def list_datasets(
+    ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None, properties: PropertiesQ = None
+) -> Any:
+    """The sandbox's datasets, `limit` (at most 100) from offset `start`; `properties=name,schemaRef` keeps
+    only those properties of each."""
+    found = svc.datasets.list_catalog(
         ctx, limit=_bounded_int(limit, "limit", 50, 100) or 50, start=_bounded_int(start, "start", 0, 10**9)
     )
+    return _only(found, properties)
 
 
 @catalog.get(
@@ -75,9 +90,9 @@ def list_datasets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None) ->
     response_model=None,
     responses={200: {"model": DatasetMap, "description": "`{id: dataset}`"}, **NOT_FOUND},
 )
-def get_dataset(dataset_id: str, ctx: Ctx, svc: Svc) -> Any:
-    """One dataset, keyed by its id as Catalog answers."""
-    return svc.datasets.get_catalog(ctx, dataset_id)
+def get_dataset(dataset_id: str, ctx: Ctx, svc: Svc, properties: PropertiesQ = None) -> Any:
+    """One dataset, keyed by its id as Catalog answers (`properties` as for the list)."""
+    return _only(svc.datasets.get_catalog(ctx, dataset_id), properties)
 
 
 @catalog.get(

@@ -18,6 +18,18 @@ _NOT_SUPPORTED = ("inputSchema", "outputSchema", "allowNullValues")
 _KNOWN = ("version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description")
 
 
+def _both_forms(mapping: dict[str, Any]) -> dict[str, Any]:
+    """A mapping under both of Data Prep's spellings, as Data Prep answers it: clients read either
+    `source`/`destination` or `sourceAttribute`/`destinationXdmPath`."""
+    out = dict(mapping)
+    for new, old in (("source", "sourceAttribute"), ("destination", "destinationXdmPath")):
+        if new in mapping and old not in mapping:
+            out[old] = mapping[new]
+        elif old in mapping and new not in mapping:
+            out[new] = mapping[old]
+    return out
+
+
 class MappingSetService(ResourceService):
     """Stores mapping sets; their expressions are compiled against the source schema when a flow uses them."""
 
@@ -68,7 +80,7 @@ class MappingSetService(ResourceService):
             **self._summary(record),
             "xdmSchema": record.doc.get("xdmSchema"),
             "xdmVersion": record.doc.get("xdmVersion"),
-            "mappings": record.doc["mappings"],
+            "mappings": [_both_forms(m) for m in record.doc["mappings"]],
             "sandboxName": record.scope.sandbox,
             "imsOrgId": record.scope.org,
         }

@@ -79,21 +79,24 @@ class Classification(WireModel):
 
 
 class Dataset(WireModel):
-    """A Catalog dataset; `iceberg` and `schema.columns` are Headwater's (the table the data lands in)."""
+    """A Catalog dataset; `iceberg` and `schema.columns` are Headwater's (the table the data lands in).
 
-    id: str
-    name: str
+    Every property may be left out by the `properties` parameter, so none is required here.
+    """
+
+    id: str | None = None
+    name: str | None = None
     description: str | None = None
-    imsOrg: str
-    sandboxId: str
-    sandboxName: str
-    created: int
-    updated: int
+    imsOrg: str | None = None
+    sandboxId: str | None = None
+    sandboxName: str | None = None
+    created: int | None = None
+    updated: int | None = None
     createdUser: str | None = None
     createdClient: str | None = None
     updatedUser: str | None = None
-    version: str
-    classification: Classification
+    version: str | None = None
+    classification: Classification | None = None
     schemaRef: dict[str, Any] | None = None
     tags: dict[str, Any] | None = None
     fileDescription: dict[str, Any] | None = None

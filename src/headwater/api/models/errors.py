@@ -83,7 +83,11 @@ WITH_BODY: Responses = {415: {"model": FlowErrorBody, "description": "A body tha
 STALE: Responses = {412: {"model": FlowErrorBody, "description": "If-Match does not match the current etag"}}
 
 IMS: Responses = {
-    400: {"model": ImsErrorBody, "description": "Missing or malformed fields, or credentials in the URL"},
+    400: {
+        # The edge refuses JSON that cannot be stored safely before the endpoint sees it, in the Flow shape.
+        "model": ImsErrorBody | FlowErrorBody,
+        "description": "Missing or malformed fields, or credentials in the URL; unsafe JSON (Flow Service shape)",
+    },
     401: {"model": ImsErrorBody, "description": "Unknown client or wrong secret"},
     413: {"model": FlowErrorBody, "description": "Body larger than the limit"},
     415: {"model": FlowErrorBody, "description": "Body is neither form-encoded nor JSON"},
