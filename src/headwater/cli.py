@@ -8,15 +8,17 @@ import signal
 import stat
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from headwater.cli_client import CliApp, enable_debug, register
 from headwater.observability.log_setup import apply as apply_logging
 from headwater.observability.log_setup import configure_logging
-from headwater.service import Services
 from headwater.settings import Settings
+
+if TYPE_CHECKING:
+    from headwater.service import Services
 
 app = CliApp(help="Headwater: a self-hosted Flow Service API for database sources.", no_args_is_help=True)
 credentials = typer.Typer(help="Manage API credentials (client id and secret) for an org.", no_args_is_help=True)
@@ -53,6 +55,10 @@ def _private_state(settings: Settings) -> None:
 
 
 def _services() -> Services:
+    # Imported here: the service layer (Iceberg, Arrow, SQLAlchemy) takes seconds to import, and the
+    # user commands, which only speak HTTP, never need it.
+    from headwater.service import Services
+
     settings = Settings()
     _private_state(settings)
     svc = Services(settings)
