@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack, closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -81,12 +81,14 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    began = time.monotonic()
-    laps: list[tuple[str, float]] = []
+    laps = [("", time.monotonic())]
     meta, source = databases
     without_foreign_env(monkeypatch)
-    # The metadata database's endpoint is refused to tenant connections: sources go through another port.
-    with moto_store(tmp_path / "s3") as store, closing(PortForward()) as forward:
+    # Closed in reverse: the servers' schedulers stop before the workers, so no run id stays in the broker.
+    with ExitStack() as processes:
+        store = processes.enter_context(moto_store(tmp_path / "s3"))
+        # The metadata database's endpoint is refused to tenant connections: sources use another port.
+        forward = processes.enter_context(closing(PortForward()))
         warehouse = f"s3://{store.create_bucket()}/warehouse"
         shared = {
             "HEADWATER_DATABASE_URL": meta.url,
@@ -98,67 +100,61 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
         for name, value in shared.items():
             monkeypatch.setenv(name, value)  # every process below, the CLI's too, inherits these
         cli(tmp_path / "migrate", "migrate")  # once, before the nodes start (docs/deploy.md)
-        laps.append(("started moto, migrated", time.monotonic()))
+        laps.append(("moto and migrate", time.monotonic()))
         workers = [start_worker(tmp_path / d, store.headwater_env()) for d in ("worker-a", "worker-b")]
+        for worker in workers:
+            processes.callback(worker.stop)
         with ThreadPoolExecutor(2) as pool:
-            starting = pool.map(lambda d: start_server(tmp_path / d, store.aws_env()), ["serve-a", "serve-b"])
+            starting = [pool.submit(start_server, tmp_path / d, store.aws_env()) for d in ("serve-a", "serve-b")]
             expected = make_sources(source, flows)
-            servers = list(starting)
-        laps.append(("started the nodes", time.monotonic()))
+        for future in starting:
+            if future.exception() is None:
+                processes.callback(future.result().stop)
+        servers = [future.result() for future in starting]
         responses: list[str] = []
-        clients = [_client(s, responses) for s in servers]
-        try:
-            headers = {**gateway_headers(servers[0], ORG), "x-sandbox-name": "prod"}
-            auth = basic_auth(port=forward.port, database=source.name)
-            chains = [
-                make_chain(clients[i % 2], headers, f"public.t{i}", auth=auth, with_run=False) for i in range(flows)
-            ]
-            for i, chain in enumerate(chains):  # on-demand runs, through both servers
-                reply = clients[(i + 1) % 2].post(f"{FLOW}/runs", headers=headers, json={"flowId": chain.flow})
-                assert reply.status_code == 201, reply.text
-            laps.append(("created the flows and runs", time.monotonic()))
-            ledger = Ledger(Store.from_url(meta.url))
-            assert all(w.process.poll() is None for w in workers), "\n".join(w.log_text()[-3000:] for w in workers)
-            interrupted = kill_holding_a_run(ledger, workers[0], after_successes=flows // 4)
-            laps.append(("killed a worker", time.monotonic()))
-            wait_for(
-                "every run to finish",
-                lambda: all(r.status.terminal for r in ledger.for_scope(SCOPE)),
-                timeout=60,
-                every=0.1,
-            )
-            laps.append(("every run finished", time.monotonic()))
-            rows = {r.id: r for r in ledger.for_scope(SCOPE)}
-            failed = {r.id: r.doc.get("metrics") for r in rows.values() if r.status is not RunStatus.SUCCESS}
-            assert not failed, f"{failed}\n{workers[1].log_text()[-3000:]}"
-            assert workers[1].process.poll() is None, workers[1].log_text()[-3000:]
-            assert len(rows) == flows
-            taken_over = [rows[r.id] for r in interrupted]
-            assert taken_over, "the SIGKILL landed between runs"
-            assert all(r.attempt >= 2 for r in taken_over), [(r.id, r.attempt) for r in taken_over]
+        clients = [processes.enter_context(_client(s, responses)) for s in servers]
+        laps.append(("nodes started", time.monotonic()))
 
-            idents = []
-            for i, chain in enumerate(chains):  # the servers read the S3 warehouse too
-                dataset = f"/data/foundation/catalog/dataSets/{chain.dataset}"
-                preview = clients[i % 2].get(f"{dataset}/preview", headers=headers)
-                assert preview.status_code == 200, preview.text
-                assert preview.json()["rowCount"] == sum(expected[i].values())
-                iceberg = clients[(i + 1) % 2].get(dataset, headers=headers).json()[chain.dataset]["iceberg"]
-                idents.append(f"{iceberg['namespace']}.{iceberg['table']}")
-            for server in servers:
-                health = httpx.get(f"{server.base_url}/metrics", timeout=10)
-                assert health.status_code == 200 and "headwater_runs" in health.text
-        finally:
-            for client in clients:
-                client.close()
-            for worker in workers:
-                worker.stop()
-            for server in servers:
-                server.stop()
+        headers = {**gateway_headers(servers[0], ORG), "x-sandbox-name": "prod"}
+        auth = basic_auth(port=forward.port, database=source.name)
+        chains = [make_chain(clients[i % 2], headers, f"public.t{i}", auth=auth, with_run=False) for i in range(flows)]
+        for i, chain in enumerate(chains):  # on-demand runs, through both servers
+            reply = clients[(i + 1) % 2].post(f"{FLOW}/runs", headers=headers, json={"flowId": chain.flow})
+            assert reply.status_code == 201, reply.text
+        laps.append(("flows and runs created", time.monotonic()))
 
-        laps.append(("checked through the API, stopped", time.monotonic()))
+        store_db = Store.from_url(meta.url)
+        processes.callback(store_db.engine.dispose)
+        ledger = Ledger(store_db)
+        assert all(w.process.poll() is None for w in workers), "\n".join(w.log_text()[-3000:] for w in workers)
+        interrupted = kill_holding_a_run(ledger, workers[0], after_successes=flows // 4)
+        laps.append(("worker killed", time.monotonic()))
+        wait_for("every run to finish", lambda: all(r.status.terminal for r in ledger.for_scope(SCOPE)), timeout=60)
+        laps.append(("runs finished", time.monotonic()))
+        rows = {r.id: r for r in ledger.for_scope(SCOPE)}
+        failed = {r.id: r.doc.get("metrics") for r in rows.values() if r.status is not RunStatus.SUCCESS}
+        assert not failed, f"{failed}\n{workers[1].log_text()[-3000:]}"
+        assert workers[1].process.poll() is None, workers[1].log_text()[-3000:]
+        assert len(rows) == flows
+        taken_over = [rows[r.id] for r in interrupted]
+        assert taken_over, "the SIGKILL landed between runs"
+        assert all(r.attempt >= 2 for r in taken_over), [(r.id, r.attempt) for r in taken_over]
+
+        idents = []
+        for i, chain in enumerate(chains):  # the servers read the S3 warehouse too
+            dataset = f"/data/foundation/catalog/dataSets/{chain.dataset}"
+            preview = clients[i % 2].get(f"{dataset}/preview", headers=headers)
+            assert preview.status_code == 200, preview.text
+            assert preview.json()["rowCount"] == sum(expected[i].values())
+            iceberg = clients[(i + 1) % 2].get(dataset, headers=headers).json()[chain.dataset]["iceberg"]
+            idents.append(f"{iceberg['namespace']}.{iceberg['table']}")
+        for server in servers:  # the readiness check of docs/deploy.md
+            health = httpx.get(f"{server.base_url}/metrics", timeout=10)
+            assert health.status_code == 200 and "headwater_runs" in health.text
+        laps.append(("checked through the API", time.monotonic()))
+
         tables = read_catalog_elsewhere(meta.url, warehouse, store)
-        laps.append(("read the catalog elsewhere", time.monotonic()))
+        laps.append(("catalog read elsewhere", time.monotonic()))
         assert set(tables) == set(idents)
         for i, (chain, ident) in enumerate(zip(chains, idents, strict=True)):
             table = tables[ident]
@@ -171,10 +167,9 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
         for secret in (store.secret_access_key, store.access_key_id):
             assert not any(secret in text for text in logs + responses), "an S3 credential leaked"
         assert store.secret_access_key not in store.log_path.read_text(errors="replace")
-    starts = [began] + [at for _, at in laps]
-    steps = ", ".join(f"{name} {at - start:.1f}s" for (name, at), start in zip(laps, starts, strict=False))
+    steps = ", ".join(f"{name} {at - laps[i][1]:.1f}s" for i, (name, at) in enumerate(laps[1:]))
     print(f"\n{broker}: {flows} flows, {len(taken_over)} runs taken over after the SIGKILL; {steps}; "
-          f"total {time.monotonic() - began:.1f}s")
+          f"total {time.monotonic() - laps[0][1]:.1f}s")
 
 
 def run_of(rows: dict[str, RunRow], flow_id: str) -> str:
