@@ -27,8 +27,8 @@ COMPUTED_DEFAULTS = {
 OTHER_VARIABLES = (
     (
         "PROMETHEUS_MULTIPROC_DIR",
-        "`headwater serve` with several web workers sets it to `<data dir>/metrics` (emptied at each start) so "
-        "that a scrape of any worker sums every worker's figures; do not set it yourself",
+        "`headwater serve` with several web workers sets it to `<data dir>/metrics/<its pid>` (new at each start) "
+        "so that a scrape of any worker sums every worker's figures; do not set it yourself",
     ),
     ("HEADWATER_DEBUG", "`headwater` commands show the traceback of a failure (as `--debug` does)"),
     ("HEADWATER_URL", "client commands (`headwater login`, …): the server's URL (`--url`)"),

@@ -35,14 +35,34 @@ _RUN_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 _LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
-def use_multiprocess_dir(directory: Path) -> None:
-    """Make this process and the processes it starts share `directory` (emptied first) for metrics."""
-    shutil.rmtree(directory, ignore_errors=True)  # figures of an earlier server would be summed in
-    directory.mkdir(mode=0o700, parents=True)
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def use_multiprocess_dir(parent: Path) -> Path:
+    """Make this process and the processes it starts share a new directory under `parent` for metrics.
+
+    Each server gets its own, named by its pid, so two servers on one data directory never mix or
+    delete each other's figures; the directories of servers that are gone are removed (their
+    figures would otherwise be summed into a new server's under a reused pid).
+    """
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in parent.iterdir():
+        if not (old.name.isdigit() and _running(int(old.name))) or int(old.name) == os.getpid():
+            shutil.rmtree(old, ignore_errors=True)
+    directory = parent / str(os.getpid())
+    directory.mkdir(mode=0o700)
     os.environ[MULTIPROC_ENV] = str(directory)
     values = sys.modules.get("prometheus_client.values")
     if values is not None:  # already imported: choose the value class again, as a first import would
         values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
+    return directory
 
 
 @dataclass(frozen=True)
