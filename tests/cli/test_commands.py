@@ -46,6 +46,8 @@ PG_PARAMS = ("-p", "server=127.0.0.1", "-p", "port=5432", "-p", "database=postgr
 
 
 def test_login_writes_a_private_profile_and_never_prints_the_secret(hw: Hw, account: dict[str, str]) -> None:
+    hw.config_dir.mkdir(mode=0o755)  # made earlier by something else, readable by all: tightened
+    hw.config_dir.chmod(0o755)
     out = hw(
         "login", "--client-id", account["client_id"], "--client-secret", account["client_secret"],
         "--sandbox", "prod", env={"HEADWATER_CLIENT_ID": "", "HEADWATER_CLIENT_SECRET": ""},

@@ -12,6 +12,7 @@ from headwater.cli_client.failure import CliError
 from headwater.cli_client.http import FLOW, Api
 from headwater.cli_client.options import need, read_body, remote
 from headwater.cli_client.resources import FileOpt, Id, Limit, Property, created, deleted, items, list_all, one, show
+from headwater.cli_client.watch import follow
 
 flows = typer.Typer(help="Dataflows (Flow Service /flows), over HTTP.", no_args_is_help=True)
 
@@ -184,8 +185,6 @@ def flows_run(
     """Run a flow now: a `once` flow on demand, a recurring one's next window (params.runNow)."""
     run_id = start_run(api, resource_id)
     if watch:
-        from headwater.cli_client.watch import follow
-
         follow(api, run_id)
         return
     if api.as_json:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -95,11 +96,21 @@ def _toml_key(key: str) -> str:
 def save(name: str, profile: Profile) -> Path:
     """Write `profile` under `name`, keeping the other profiles; the file is 0600."""
     path = profile_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_dir(path.parent)
     everything = _read_all(path)
     everything[name] = {k: v for k, v in asdict(profile).items() if v is not None}
     _write(path, everything)
     return path
+
+
+def _private_dir(directory: Path) -> None:
+    """The profile's directory, 0700; one this user made readable by others is tightened."""
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        info = directory.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            directory.chmod(0o700)
 
 
 def remove(name: str) -> bool:
