@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
+from headwater.identity import TokenIssuer
+from headwater.service import Services
+from headwater.settings import Settings
 from tests.support.pg import pg_admin
-from tests.support.server import LiveServer, cli, start_server
+from tests.support.server import LiveServer, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -47,9 +51,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         live.stop()
 
 
+@functools.cache
+def _issuer(data_dir: Path) -> TokenIssuer:
+    """The server's own token issuer (same metadata database and key file), as `headwater credentials` uses it."""
+    return Services(Settings(data_dir=data_dir, run_embedded_executor=False)).tokens
+
+
 def new_credentials(server: LiveServer, org: str) -> Credentials:
-    made = json.loads(cli(server.data_dir, "credentials", "create", "--org", org, "--json"))
-    return Credentials(org, made["client_id"], made["client_secret"])
+    made = _issuer(server.data_dir).create_credentials(org)
+    return Credentials(org, made.client_id, made.client_secret)
+
+
+def local_token(server: LiveServer, org: str) -> str:
+    return _issuer(server.data_dir).mint_local(org)[1]
+
+
+def revoke(server: LiveServer, client_id: str) -> None:
+    assert _issuer(server.data_dir).revoke(client_id)
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +122,17 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
+def at(path: str) -> Callable[[str], bool]:
+    """A URL predicate on the path alone (a glob would also match `/console/signin?next=/console/flows`)."""
+    return lambda url: urlparse(url).path == path
+
+
 def sign_in(page: Page, creds: Credentials) -> None:
     page.goto("/")
     page.get_by_label("Client id").fill(creds.client_id)
     page.get_by_label("Client secret").fill(creds.client_secret)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url("**/console/flows")
+    page.wait_for_url(at("/console/flows"))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import new_credentials, shot, sign_in
+from tests.console.conftest import at, new_credentials, revoke, shot, sign_in
 from tests.console.test_console_path import add_postgres_connection
 from tests.support.server import LiveServer
 
@@ -115,3 +115,31 @@ def test_every_form_refuses_bad_input_clearly(page: Page, server: LiveServer, so
     assert response is not None and response.status == 404
     page.goto("/console/signin?next=https://evil.example/")
     assert page.locator("input[name=next]").first.get_attribute("value") == "/console/flows"
+
+
+def test_keyboard_only_and_revocation(page: Page, server: LiveServer) -> None:
+    creds = new_credentials(server, "C0501D@AdobeOrg")
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    # Signing in needs no mouse: fields in order, Enter submits.
+    page.focus("#client_id")
+    page.keyboard.type(creds.client_id)
+    page.keyboard.press("Tab")
+    page.keyboard.type(creds.client_secret)
+    page.keyboard.press("Enter")
+    page.wait_for_url(at("/console/flows"))
+    order = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.textContent || document.activeElement.name"))
+    assert order[:6] == ["Skip to content", "Headwater", "Sources", "Dataflows", "Datasets", "sandbox"]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # on "Datasets"
+    page.wait_for_url(at("/console/datasets"))
+
+    # Revoking the client ends the console session at its next request, as it ends API tokens.
+    revoke(server, creds.client_id)
+    page.goto("/console/flows")
+    page.wait_for_url("**/console/signin?**")
+    assert "session ended" in error_text(page)
