@@ -115,7 +115,7 @@ def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90  # several web workers each import all of Headwater first: slow on a busy machine
+    deadline = time.monotonic() + 180  # several web workers each import all of Headwater first: slow on a busy machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"headwater serve exited:\n{(data / 'server.log').read_text()}")

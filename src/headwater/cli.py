@@ -109,8 +109,9 @@ def serve(
         factory=True,
         workers=settings.web_workers,
         # A new worker imports all of Headwater before it first answers the supervisor's ping: on a
-        # busy machine that takes longer than uvicorn's 5 s, and the worker would be killed and restarted.
-        timeout_worker_healthcheck=30,
+        # busy machine that takes far longer than uvicorn's 5 s (over 30 s at a load of 16 on 2 cores),
+        # and a worker killed for it is restarted only to be killed again.
+        timeout_worker_healthcheck=120,
         **options,
     )
 

@@ -55,9 +55,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             "HEADWATER_SCHEDULER_INTERVAL_SECONDS": "0.5",
             "HEADWATER_RUN_POLL_SECONDS": "0.2",
         },
+        timeout=180,  # two workers each import all of Headwater before they answer
     )
     try:
-        wait_for("both web workers", lambda: server.log_text().count("Application startup complete") >= 2, timeout=60)
+        wait_for("both web workers", lambda: server.log_text().count("Application startup complete") >= 2, timeout=180)
         creds = json.loads(cli(data, "credentials", "create", "--org", ORG, "--json"))
         form = {"grant_type": "client_credentials", **{k: creds[k] for k in ("client_id", "client_secret")}}
         token = httpx.post(f"{server.base_url}/ims/token/v3", data=form, timeout=30).json()["access_token"]

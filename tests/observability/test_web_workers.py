@@ -67,13 +67,13 @@ def _wait_until_gone(pids: set[int], timeout: float = 15) -> set[int]:
 
 
 def test_sigkill_of_serve_leaves_no_process_and_frees_the_port(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", {"HEADWATER_WEB_WORKERS": "2"})
+    server = start_server(tmp_path / "data", {"HEADWATER_WEB_WORKERS": "2"}, timeout=180)
     started: set[int] = set()
     try:
         wait_for(
             "both web workers to start",
             lambda: server.log_text().count("Application startup complete") >= 2,
-            timeout=60,
+            timeout=180,
             every=0.2,
         )
         started = _descendants(server.process.pid)
