@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 COPY = "copyActivity"
 ESTIMATE = "estimatedTotalRecords"
+_ESTIMATE_KEPT = "_estimatedTotalRecords"
 
 
 def new_doc(
@@ -86,20 +87,18 @@ def with_window(doc: dict[str, Any], window: Window | None, *, incremental: bool
 
 
 def with_estimate(doc: dict[str, Any], plan: FlowPlan, window: Window | None) -> dict[str, Any]:
-    """The source's row estimate in `progress`, when this read covers the whole table; else none.
+    """The source's row estimate, kept until `progressed` shows it, when this read covers the whole table.
 
     A window with a lower bound or a row filter reads a part of the table whose size the source's
-    statistics do not tell, and a wrong total is worse than none.
+    statistics do not tell, and a wrong total is worse than none. It is kept privately so that
+    `progress` appears, whole, with the first live figures.
     """
     out = copy.deepcopy(doc)
-    progress = out.setdefault("progress", {})
-    progress.pop(ESTIMATE, None)  # an earlier attempt's
+    out.pop(_ESTIMATE_KEPT, None)  # an earlier attempt's
     whole = plan.row_filter is None and (window is None or window.start is None)
     estimate = estimate_rows(plan.connector, plan.auth, plan.table) if whole else None
     if estimate is not None:
-        progress[ESTIMATE] = estimate
-    if not progress:
-        out.pop("progress")
+        out[_ESTIMATE_KEPT] = estimate
     return out
 
 
@@ -117,7 +116,7 @@ def progressed(
 ) -> dict[str, Any]:
     """Live figures while the run streams (updated every few seconds), and the connector's notices."""
     out = copy.deepcopy(doc)
-    estimate = (out.get("progress") or {}).get(ESTIMATE)
+    estimate = out.get(_ESTIMATE_KEPT)
     # Nothing is committed before the run ends: written rows are staged, shown under `progress`.
     summary = {"inputRecordCount": rows_in, "outputRecordCount": 0, "failedRecordCount": failed}
     out["metrics"]["recordSummary"] = summary
@@ -183,6 +182,7 @@ def finished(
         set_aside.report(out, committed=committed, rows_out=rows_out or 0)
     if status.terminal:
         out.pop("progress", None)
+        out.pop(_ESTIMATE_KEPT, None)
     for activity in out.get("activities", []):
         if activity["id"] == COPY:
             activity["updatedAtUTC"] = now
