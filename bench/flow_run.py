@@ -1,15 +1,22 @@
-"""End-to-end flow run throughput (PostgreSQL table -> Iceberg dataset) against the raw COPY BINARY drain,
-peak memory, and the scheduler's tick time with many flows defined.
+"""End-to-end flow run throughput (PostgreSQL table -> Iceberg dataset) against the raw COPY BINARY drain:
+chunked reads against one transaction, the oldest source transaction, peak memory, resume after SIGKILL,
+and the scheduler's tick time with many flows defined.
 
     .venv/bin/python bench/flow_run.py                     # 5,000,000 rows, 10,000 flows
-    .venv/bin/python bench/flow_run.py --rows 500000 --flows 2000 --repeat 3
+    .venv/bin/python bench/flow_run.py --rows 20000000 --kill-at 0.8 --flows 0
+    .venv/bin/python bench/flow_run.py --rows 500000 --chunk-rows 50000 --repeat 3
 
 - table: the read benchmark's mixed-type table (bench/pg_read.py builds it once and reuses it).
 - raw drain: `COPY (SELECT * FROM t) TO STDOUT (FORMAT BINARY)` drained and discarded, in its own
   process: the floor any reader of this table pays.
-- flow run: a real run through `execute_run` (claim, lease, heartbeat, read with
+- flow runs: real runs through `execute_run` (claim, lease, heartbeat, read with
   `headwater.connectors.postgres`, zstd Parquet, one Iceberg commit, report) of a one-time flow over
-  the same table, in its own process so its peak RSS is its own.
+  the same table, each in its own process so its peak RSS is its own: once in one transaction
+  (`HEADWATER_RUN_CHUNK_ROWS=0`, the reference) and once in chunks (the setting, or --chunk-rows), at
+  the same parallelism. While each runs, pg_stat_activity is sampled every 0.2 s for the oldest open
+  transaction reading the table: how long the source's vacuum horizon is held back.
+- --kill-at F: a chunked run is SIGKILLed once F of its rows are staged, its lease expired, and a new
+  process takes it over; the resumed run's time is compared with a full chunked run.
 - scheduler: one tick over N enabled flows when all are due (N inserts) and when none is (steady state).
 """
 
@@ -17,8 +24,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
+import sqlite3
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,15 +39,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import psycopg  # noqa: E402
 from _common import create_once_flow, emit, run_child  # noqa: E402
-from pg_read import SCHEMA, ensure_table, table_name  # noqa: E402
+from pg_read import DSN, SCHEMA, ensure_table, table_name  # noqa: E402
 
 # Headwater is imported inside the steps, not here: a measured child forked from a parent that had
 # already imported pyarrow and SQLAlchemy would report the parent's pages in its own peak RSS.
 
 
-def child_flow_run(rows: int, parallelism: int | None) -> None:
-    """One on-demand run of a one-time flow over the mixed table, into a fresh Iceberg dataset."""
+def child_flow_run(rows: int, parallelism: int | None, chunk_rows: int | None, data_dir: str | None,
+                   run_id: str | None) -> None:
+    """One on-demand run of a one-time flow over the mixed table, into a fresh Iceberg dataset.
+
+    With `data_dir` and `run_id` (the kill-at mode), the run already exists there: execute it, or take
+    it over (resume) when an earlier child was killed.
+    """
     from headwater.runs.ledger import Ledger, new_run_id
     from headwater.runs.model import RunStatus
     from headwater.runs.report import new_doc
@@ -45,24 +63,95 @@ def child_flow_run(rows: int, parallelism: int | None) -> None:
     from headwater.store import now_ms
 
     with tempfile.TemporaryDirectory() as tmp:
-        svc = Services(Settings(data_dir=Path(tmp), run_embedded_executor=False))
-        svc.migrate()
-        flow = create_once_flow(svc, database="postgres", table=f"{SCHEMA}.{table_name(rows)}")
+        svc = Services(Settings(data_dir=Path(data_dir or tmp), run_embedded_executor=False))
         deps = svc.run_deps()
+        update: dict[str, Any] = {"lease_seconds": 5.0, "heartbeat_seconds": 1.0}
         if parallelism:
-            tuned = deps.settings.model_copy(update={"read_parallelism": parallelism})
-            deps = dataclasses.replace(deps, settings=tuned)
-        run_id = new_run_id()
-        Ledger(svc.store).insert(run_id=run_id, scope=flow.scope, flow_id=flow.id, scheduled_at=now_ms(),
-                                 doc=new_doc(flow_spec={}, trigger="onDemand"))
+            update["read_parallelism"] = parallelism
+        if chunk_rows is not None:
+            update["chunk_rows"] = chunk_rows
+        deps = dataclasses.replace(deps, settings=deps.settings.model_copy(update=update))
+        if run_id is None:
+            svc.migrate()
+            flow = create_once_flow(svc, database="postgres", table=f"{SCHEMA}.{table_name(rows)}")
+            run_id = new_run_id()
+            Ledger(svc.store).insert(run_id=run_id, scope=flow.scope, flow_id=flow.id, scheduled_at=now_ms(),
+                                     doc=new_doc(flow_spec={}, trigger="onDemand"))
         began = time.perf_counter()
-        status = execute_run(deps, run_id, owner="bench")
+        status = execute_run(deps, run_id, owner=f"bench-{os.getpid()}")
         seconds = time.perf_counter() - began
         row = Ledger(svc.store).get(run_id)
         assert status is RunStatus.SUCCESS and row is not None, row
         metrics = row.doc["metrics"]
+        chunking = row.doc["activities"][0]["statusSummary"].get("extensions", {}).get("chunking")
         emit({"seconds": seconds, "rows": metrics["recordSummary"]["outputRecordCount"],
-              "parquet_bytes": metrics["sizeSummary"]["outputBytes"], "parallelism": deps.settings.read_parallelism})
+              "parquet_bytes": metrics["sizeSummary"]["outputBytes"], "parallelism": deps.settings.read_parallelism,
+              "chunking": chunking})
+
+
+def prepare_run(rows: int, data_dir: Path) -> str:
+    """A migrated data directory holding a one-time flow over the mixed table and one pending run of it."""
+    from headwater.runs.ledger import Ledger, new_run_id
+    from headwater.runs.report import new_doc
+    from headwater.service import Services
+    from headwater.settings import Settings
+    from headwater.store import now_ms
+
+    svc = Services(Settings(data_dir=data_dir, run_embedded_executor=False))
+    svc.migrate()
+    flow = create_once_flow(svc, database="postgres", table=f"{SCHEMA}.{table_name(rows)}")
+    run_id = new_run_id()
+    Ledger(svc.store).insert(run_id=run_id, scope=flow.scope, flow_id=flow.id, scheduled_at=now_ms(),
+                             doc=new_doc(flow_spec={}, trigger="onDemand"))
+    svc.store.engine.dispose()
+    return run_id
+
+
+def staged_rows(data_dir: Path, run_id: str) -> int:
+    """Rows the run has staged so far, read from its ledger row (SQLite) without importing Headwater."""
+    with sqlite3.connect(f"file:{data_dir / 'headwater.db'}?mode=ro", uri=True, timeout=5) as db:
+        found = db.execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
+    units = (json.loads(found[0]).get("_staging") or {}).get("units", []) if found else []
+    return sum(int(u["rows_in"]) for u in units if u["done"])
+
+
+def expire_lease(data_dir: Path, run_id: str) -> None:
+    """What a killed worker's lease does after `lease_seconds`, at once: the run can be taken over."""
+    with sqlite3.connect(data_dir / "headwater.db", timeout=30) as db:
+        db.execute("UPDATE runs SET lease_expires_at = 0 WHERE id = ?", (run_id,))
+
+
+class ActivitySampler:
+    """Samples pg_stat_activity every `interval` s: the oldest open transaction of a read of the bench table."""
+
+    QUERY = """
+    SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0), count(*)
+    FROM pg_stat_activity
+    WHERE application_name = 'headwater' AND xact_start IS NOT NULL AND query LIKE %s
+    """
+
+    def __init__(self, rows: int, interval: float = 0.2) -> None:
+        self.pattern = f"%{table_name(rows)}%"
+        self.interval = interval
+        self.oldest = 0.0
+        self.max_sessions = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ActivitySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                age, sessions = conn.execute(self.QUERY, (self.pattern,)).fetchone() or (0, 0)
+                self.oldest = max(self.oldest, float(age))
+                self.max_sessions = max(self.max_sessions, int(sessions))
 
 
 def scheduler_ticks(flows: int, data_dir: Path) -> tuple[float, float, int]:
@@ -93,41 +182,92 @@ def scheduler_ticks(flows: int, data_dir: Path) -> tuple[float, float, int]:
     return busy.seconds, idle.seconds, busy.created
 
 
+def kill_and_resume(args: argparse.Namespace, me: str) -> tuple[float, float, int]:
+    """SIGKILL a chunked run once `kill_at` of its rows are staged; the resumed attempt's time and figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        run_id = prepare_run(args.rows, data_dir)
+        argv = [me, "--child", "flow", "--rows", str(args.rows), "--data-dir", str(data_dir), "--run-id", run_id,
+                *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows is not None else []),
+                *(["--parallelism", str(args.parallelism)] if args.parallelism else [])]
+        first = subprocess.Popen([sys.executable, *argv], stdout=subprocess.DEVNULL)
+        began = time.perf_counter()
+        while (staged := staged_rows(data_dir, run_id)) < args.kill_at * args.rows:
+            assert first.poll() is None, "the run ended before it was killed"
+            time.sleep(0.05)
+        first.kill()
+        first.wait()
+        killed_after = time.perf_counter() - began
+        expire_lease(data_dir, run_id)
+        with ActivitySampler(args.rows) as activity:
+            resumed = run_child(argv)
+        assert resumed.output["rows"] == args.rows, resumed.output
+        print(f"killed at {staged / args.rows:.0%} staged ({killed_after:.1f} s); resumed run "
+              f"{resumed.output['seconds']:.2f} s, chunking {resumed.output['chunking']}, "
+              f"peak RSS {resumed.peak_rss_mib:,.0f} MiB, oldest source transaction {activity.oldest:.1f} s")
+        return resumed.output["seconds"], killed_after, staged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--flows", type=int, default=10_000)
+    parser.add_argument("--flows", type=int, default=10_000, help="scheduler tick over this many flows (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N for each measurement")
-    parser.add_argument("--parallelism", type=int, default=None, help="read partitions (default: the run setting)")
+    parser.add_argument("--parallelism", type=int, default=None, help="chunks read at once (default: the setting)")
+    parser.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: the setting)")
+    parser.add_argument("--kill-at", type=float, default=None,
+                        help="also SIGKILL a chunked run at this fraction of its rows and time the resumed run")
     parser.add_argument("--child", choices=["flow"], help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "flow":
-        return child_flow_run(args.rows, args.parallelism)
+        return child_flow_run(args.rows, args.parallelism, args.chunk_rows, args.data_dir, args.run_id)
 
     ensure_table(args.rows)
     reader = str(ROOT / "bench" / "pg_read.py")
     me = str(Path(__file__).resolve())
     run_child([reader, "--child", "raw", "--rows", str(args.rows)])  # warm the page cache; not counted
 
-    def best(argv: list[str]) -> Any:
-        return min((run_child(argv) for _ in range(max(1, args.repeat))), key=lambda r: r.output["seconds"])
+    def best(argv: list[str]) -> tuple[Any, float]:
+        """Best of --repeat, with the oldest source transaction seen during that run."""
+        results = []
+        for _ in range(max(1, args.repeat)):
+            with ActivitySampler(args.rows) as activity:
+                results.append((run_child(argv), activity.oldest))
+        return min(results, key=lambda r: r[0].output["seconds"])
 
-    raw = best([reader, "--child", "raw", "--rows", str(args.rows)])
+    raw, _ = best([reader, "--child", "raw", "--rows", str(args.rows)])
     extra = ["--parallelism", str(args.parallelism)] if args.parallelism else []
-    run = best([me, "--child", "flow", "--rows", str(args.rows), *extra])
-    assert run.output["rows"] == args.rows, run.output
-    drain_s, run_s, size = raw.output["seconds"], run.output["seconds"], raw.output["bytes"]
+    flow_argv = [me, "--child", "flow", "--rows", str(args.rows), *extra]
+    # The reference: one COPY in one transaction (chunking off), at the same parallelism.
+    whole, whole_oldest = best([*flow_argv, "--chunk-rows", "0"])
+    chunked_argv = [*flow_argv, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows is not None else [])]
+    run, run_oldest = best(chunked_argv)
+    for result in (whole, run):
+        assert result.output["rows"] == args.rows, result.output
+    drain_s, size = raw.output["seconds"], raw.output["bytes"]
     print(f"rows: {args.rows:,}   COPY BINARY size: {size / 1e6:,.1f} MB")
     print(f"raw COPY BINARY drain: {drain_s:.2f} s, {args.rows / drain_s:,.0f} rows/s, "
           f"{size / 1e6 / drain_s:,.1f} MB/s, peak RSS {raw.peak_rss_mib:,.0f} MiB")
-    print(f"flow run (p={run.output['parallelism']}): {run_s:.2f} s, {args.rows / run_s:,.0f} rows/s, "
-          f"{size / 1e6 / run_s:,.1f} MB/s, {run.output['parquet_bytes'] / 2**20:,.0f} MiB Parquet, "
-          f"peak RSS {run.peak_rss_mib:,.0f} MiB")
-    print(f"ratio flow run / raw drain: {run_s / drain_s:.2f}x")
-    with tempfile.TemporaryDirectory() as tmp:
-        busy, idle, created = scheduler_ticks(args.flows, Path(tmp))
-    print(f"scheduler with {args.flows:,} flows: tick creating {created:,} runs {busy * 1000:,.0f} ms; "
-          f"idle tick {idle * 1000:,.0f} ms")
+    for label, result, oldest in (("one transaction (reference)", whole, whole_oldest),
+                                  ("chunked", run, run_oldest)):
+        seconds = result.output["seconds"]
+        print(f"flow run, {label} (p={result.output['parallelism']}, {result.output['chunking']}): "
+              f"{seconds:.2f} s, {args.rows / seconds:,.0f} rows/s, "
+              f"{result.output['parquet_bytes'] / 2**20:,.0f} MiB Parquet, peak RSS {result.peak_rss_mib:,.0f} MiB, "
+              f"oldest source transaction {oldest:.1f} s")
+    print(f"ratio flow run / raw drain: {run.output['seconds'] / drain_s:.2f}x; "
+          f"chunked throughput / one transaction: {whole.output['seconds'] / run.output['seconds']:.2f}")
+    if args.kill_at is not None:
+        resumed, _, _ = kill_and_resume(args, me)
+        print(f"resume after SIGKILL at {args.kill_at:.0%}: {resumed:.2f} s = "
+              f"{resumed / run.output['seconds']:.0%} of a full chunked run ({run.output['seconds']:.2f} s)")
+    if args.flows:
+        with tempfile.TemporaryDirectory() as tmp:
+            busy, idle, created = scheduler_ticks(args.flows, Path(tmp))
+        print(f"scheduler with {args.flows:,} flows: tick creating {created:,} runs {busy * 1000:,.0f} ms; "
+              f"idle tick {idle * 1000:,.0f} ms")
 
 
 if __name__ == "__main__":
