@@ -79,7 +79,7 @@ async def list_connections(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
 def create_connection(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
     """Checks `auth.params` against the auth spec's JSON Schema and stores the secrets encrypted; does not connect."""
     parsed = parse_body(CreateConnection, body)
-    result = svc.connections.create(ctx, parsed.model_dump(exclude_none=True))
+    result = svc.connections.create(ctx, parsed.model_dump(by_alias=True, exclude_none=True))
     return created(result, f"{FLOW_SERVICE}/connections/{result['id']}")
 
 

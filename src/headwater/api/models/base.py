@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 
 from headwater.errors import BadRequest
 from headwater.service._fields import near_miss
@@ -21,7 +22,7 @@ class RequestModel(BaseModel):
     fields whose checks Adobe numbers differently. `where` prefixes field names in messages.
     """
 
-    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True, alias_generator=to_camel)
 
     error_code: ClassVar[str] = "1000"
     field_codes: ClassVar[dict[str, str]] = {}
@@ -101,7 +102,7 @@ def parse_body(model: type[M], body: Any, *, missing_code: str = "1405", not_obj
 class WireModel(BaseModel):
     """A response shape: documents the fields clients read; responses may carry more."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
 
 
 class SpecRef(RequestModel):

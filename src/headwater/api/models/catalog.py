@@ -13,7 +13,7 @@ class SchemaRef(RequestModel):
     where: ClassVar[str] = "schemaRef."
 
     id: str | None = Field(default=None, description="The XDM schema's $id (kept as given).")
-    contentType: str | None = None
+    content_type: str | None = None
 
 
 class DatasetColumn(RequestModel):
@@ -34,8 +34,8 @@ class DatasetSource(RequestModel):
 
     where: ClassVar[str] = "source."
 
-    connectionId: str
-    tableName: str
+    connection_id: str
+    table_name: str
     columns: list[str] | None = None
 
 
@@ -46,16 +46,16 @@ class CreateDataset(RequestModel):
 
     name: str = Field(min_length=1)
     description: str | None = None
-    schemaRef: SchemaRef | None = None
+    schema_ref: SchemaRef | None = None
     tags: dict[str, list[str]] | None = None
-    fileDescription: dict[str, Any] | None = Field(default=None, description='Only {"format": "parquet"}.')
+    file_description: dict[str, Any] | None = Field(default=None, description='Only {"format": "parquet"}.')
     schema_: DatasetSchema | None = Field(default=None, alias="schema")
     source: DatasetSource | None = None
     # Catalog fields Headwater does not implement: refused rather than silently dropped.
-    enableErrorDiagnostics: Any = Field(default=None, description="Not supported (refused).")
-    observableSchema: Any = Field(default=None, description="Not supported (refused).")
-    basePath: Any = Field(default=None, description="Read-only in Catalog (refused).")
-    dataSourceId: Any = Field(default=None, description="Not supported (refused).")
+    enable_error_diagnostics: Any = Field(default=None, description="Not supported (refused).")
+    observable_schema: Any = Field(default=None, description="Not supported (refused).")
+    base_path: Any = Field(default=None, description="Read-only in Catalog (refused).")
+    data_source_id: Any = Field(default=None, description="Not supported (refused).")
 
     model_config = {
         "json_schema_extra": {
@@ -74,8 +74,8 @@ class CreateDataset(RequestModel):
 
 
 class Classification(WireModel):
-    dataBehavior: str
-    managedBy: str
+    data_behavior: str
+    managed_by: str
 
 
 class Dataset(WireModel):
@@ -87,19 +87,19 @@ class Dataset(WireModel):
     id: str | None = None
     name: str | None = None
     description: str | None = None
-    imsOrg: str | None = None
-    sandboxId: str | None = None
-    sandboxName: str | None = None
+    ims_org: str | None = None
+    sandbox_id: str | None = None
+    sandbox_name: str | None = None
     created: int | None = None
     updated: int | None = None
-    createdUser: str | None = None
-    createdClient: str | None = None
-    updatedUser: str | None = None
+    created_user: str | None = None
+    created_client: str | None = None
+    updated_user: str | None = None
     version: str | None = None
     classification: Classification | None = None
-    schemaRef: dict[str, Any] | None = None
+    schema_ref: dict[str, Any] | None = None
     tags: dict[str, Any] | None = None
-    fileDescription: dict[str, Any] | None = None
+    file_description: dict[str, Any] | None = None
 
 
 DatasetMap = dict[str, Dataset]
@@ -108,7 +108,7 @@ DatasetMap = dict[str, Dataset]
 class DatasetPreview(WireModel):
     columns: list[dict[str, Any]]
     data: list[dict[str, Any]]
-    rowCount: int
+    row_count: int
 
 
 class CreateMappingSet(RequestModel):
@@ -117,16 +117,16 @@ class CreateMappingSet(RequestModel):
     error_code: ClassVar[str] = "1000"
 
     version: int | str | None = Field(default=None, description="0: a mapping set has one version.")
-    xdmSchema: str | None = None
-    xdmVersion: str | None = None
+    xdm_schema: str | None = None
+    xdm_version: str | None = None
     id: Any = Field(default=None, description="Assigned by the server (send null or omit).")
     name: str | None = None
     description: str | None = None
     mappings: list[dict[str, Any]]
     # Data Prep fields Headwater does not implement: refused rather than silently dropped.
-    inputSchema: Any = Field(default=None, description="Not supported (refused).")
-    outputSchema: Any = Field(default=None, description="Not supported (refused).")
-    allowNullValues: Any = Field(default=None, description="Not supported (refused).")
+    input_schema: Any = Field(default=None, description="Not supported (refused).")
+    output_schema: Any = Field(default=None, description="Not supported (refused).")
+    allow_null_values: Any = Field(default=None, description="Not supported (refused).")
 
     model_config = {
         "json_schema_extra": {
@@ -165,15 +165,15 @@ class MappingSetSummary(WireModel):
 
     id: str
     version: int
-    createdDate: int
-    modifiedDate: int
-    createdBy: str | None = None
-    modifiedBy: str | None = None
+    created_date: int
+    modified_date: int
+    created_by: str | None = None
+    modified_by: str | None = None
 
 
 class MappingSet(MappingSetSummary):
-    xdmSchema: str | None = None
-    xdmVersion: str | None = None
+    xdm_schema: str | None = None
+    xdm_version: str | None = None
     mappings: list[dict[str, Any]]
 
 

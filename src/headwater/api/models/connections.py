@@ -18,7 +18,7 @@ class ConnectionAuth(RequestModel):
     error_code: ClassVar[str] = "1304"
     where: ClassVar[str] = "auth."
 
-    specName: str = Field(min_length=1, max_length=200, description="The `name` of one of the spec's authSpec.")
+    spec_name: str = Field(min_length=1, max_length=200, description="The `name` of one of the spec's authSpec.")
     type: str | None = Field(default=None, max_length=64, description="The auth type (e.g. OAuth2.0), if any.")
     params: dict[str, Any] = Field(description="The auth params; secrets are stored encrypted and masked on read.")
 
@@ -31,7 +31,7 @@ class CreateConnection(RequestModel):
     name: str = Field(min_length=1, max_length=512)
     description: str | None = Field(default=None, max_length=4096)
     auth: ConnectionAuth
-    connectionSpec: SpecRef
+    connection_spec: SpecRef
 
     model_config = {
         "json_schema_extra": {
@@ -86,15 +86,15 @@ class ResourceOut(WireModel):
     """The envelope of every stored resource: ids, audit fields, tenant, version."""
 
     id: str
-    createdAt: int
-    updatedAt: int
-    createdBy: str | None = None
-    updatedBy: str | None = None
-    createdClient: str | None = None
-    updatedClient: str | None = None
-    sandboxId: str
-    sandboxName: str
-    imsOrgId: str
+    created_at: int
+    updated_at: int
+    created_by: str | None = None
+    updated_by: str | None = None
+    created_client: str | None = None
+    updated_client: str | None = None
+    sandbox_id: str
+    sandbox_name: str
+    ims_org_id: str
     name: str | None = None
     description: str | None = None
     state: str | None = None
@@ -103,7 +103,7 @@ class ResourceOut(WireModel):
 
 
 class ConnectionAuthOut(WireModel):
-    specName: str
+    spec_name: str
     type: str | None = None
     params: dict[str, Any] = Field(description="Secret params are masked as ********.")
 
@@ -111,7 +111,7 @@ class ConnectionAuthOut(WireModel):
 class Connection(ResourceOut):
     """A base connection; its secrets are masked."""
 
-    connectionSpec: SpecRefOut
+    connection_spec: SpecRefOut
     auth: ConnectionAuthOut
 
 
@@ -145,8 +145,8 @@ class ExploreObject(WireModel):
     type: str
     name: str
     path: str
-    canPreview: bool
-    canFetchSchema: bool
+    can_preview: bool
+    can_fetch_schema: bool
 
 
 class ExploreColumn(WireModel):
@@ -173,9 +173,9 @@ class ConnectionSpec(WireModel):
 
     id: str
     name: str
-    providerId: str
+    provider_id: str
     version: str
-    authSpec: list[dict[str, Any]]
+    auth_spec: list[dict[str, Any]]
     attributes: dict[str, Any]
 
 

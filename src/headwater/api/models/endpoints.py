@@ -25,13 +25,13 @@ class SourceParams(RequestModel):
     error_code: ClassVar[str] = "1323"
     where: ClassVar[str] = "params."
 
-    tableName: str = Field(description="The explore path of the table (`schema.table`, `dataset.table`).")
+    table_name: str = Field(description="The explore path of the table (`schema.table`, `dataset.table`).")
     columns: list[str | dict[str, Any]] | None = Field(
         default=None, description="The columns to read (names or explore column objects); all when omitted."
     )
     filters: Any = Field(default=None, description="A PQL row filter (see the explore preview filters).")
-    cdcEnabled: bool | None = Field(default=None, description="Change data capture is not supported: omit or false.")
-    deltaColumn: Any = Field(
+    cdc_enabled: bool | None = Field(default=None, description="Change data capture is not supported: omit or false.")
+    delta_column: Any = Field(
         default=None, description="Not here: the delta column belongs to the flow's Copy transformation (refused)."
     )
 
@@ -44,10 +44,10 @@ class CreateSourceConnection(RequestModel):
 
     name: str
     description: str | None = None
-    baseConnectionId: str
+    base_connection_id: str
     data: SourceData | None = None
     params: SourceParams
-    connectionSpec: SpecRef
+    connection_spec: SpecRef
 
     model_config = {
         "json_schema_extra": {
@@ -85,7 +85,7 @@ class TargetParams(RequestModel):
     error_code: ClassVar[str] = "1325"
     where: ClassVar[str] = "params."
 
-    dataSetId: str = Field(description="The Catalog dataset the flow writes to.")
+    data_set_id: str = Field(description="The Catalog dataset the flow writes to.")
 
 
 class CreateTargetConnection(RequestModel):
@@ -96,10 +96,10 @@ class CreateTargetConnection(RequestModel):
 
     name: str | None = None
     description: str | None = None
-    baseConnectionId: str | None = Field(default=None, description="Not allowed for the data lake target.")
+    base_connection_id: str | None = Field(default=None, description="Not allowed for the data lake target.")
     data: TargetData | None = None
     params: TargetParams
-    connectionSpec: SpecRef
+    connection_spec: SpecRef
 
     model_config = {
         "json_schema_extra": {
@@ -123,25 +123,25 @@ class CreateTargetConnection(RequestModel):
 
 class BaseConnectionRef(WireModel):
     id: str
-    connectionSpec: SpecRefOut
+    connection_spec: SpecRefOut
 
 
 class SourceInherited(WireModel):
-    baseConnection: BaseConnectionRef
+    base_connection: BaseConnectionRef
 
 
 class SourceConnection(ResourceOut):
-    baseConnectionId: str
+    base_connection_id: str
     data: dict[str, Any]
     params: dict[str, Any]
-    connectionSpec: SpecRefOut
-    inheritedAttributes: SourceInherited
+    connection_spec: SpecRefOut
+    inherited_attributes: SourceInherited
 
 
 class TargetConnection(ResourceOut):
     data: dict[str, Any]
     params: dict[str, Any]
-    connectionSpec: SpecRefOut
+    connection_spec: SpecRefOut
 
 
 class SourceConnectionItems(WireModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 
 class ErrorReport(BaseModel):
@@ -24,10 +25,12 @@ class FlowErrorBody(BaseModel):
     title: str
     status: int
     report: ErrorReport
-    errorMessage: str
-    errorDetails: str
+    error_message: str
+    error_details: str
 
     model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {

@@ -27,7 +27,7 @@ class ScheduleParams(RequestModel):
     where: ClassVar[str] = "scheduleParams."
     field_codes: ClassVar[dict[str, str]] = {"startTime": "1317", "frequency": "1397", "interval": "1362"}
 
-    startTime: int | str = Field(description="Epoch seconds of the first run.")
+    start_time: int | str = Field(description="Epoch seconds of the first run.")
     frequency: str = Field(description="once, minute, hour, day or week")
     interval: int | str | None = Field(default=None, description="Required unless once; at least 15 for minute.")
     backfill: bool | str | None = Field(default=None, description="Read rows older than startTime (default true).")
@@ -36,12 +36,12 @@ class ScheduleParams(RequestModel):
 class FlowOptions(RequestModel):
     where: ClassVar[str] = "options."
 
-    errorDiagnosticsEnabled: bool | None = None
-    partialIngestionPercent: int | float | None = Field(
+    error_diagnostics_enabled: bool | None = None
+    partial_ingestion_percent: int | float | None = Field(
         default=None, description="Set aside up to this percentage of rows that fail mapping rather than failing."
     )
-    writeMode: str | None = Field(default=None, description="Headwater: append (default) or replace (once flows).")
-    inletUrl: Any = Field(default=None, description="Streaming sources only (refused).")
+    write_mode: str | None = Field(default=None, description="Headwater: append (default) or replace (once flows).")
+    inlet_url: Any = Field(default=None, description="Streaming sources only (refused).")
 
 
 class CreateFlow(RequestModel):
@@ -57,11 +57,11 @@ class CreateFlow(RequestModel):
 
     name: str
     description: str | None = None
-    flowSpec: SpecRef
-    sourceConnectionIds: list[str] | None = None
-    targetConnectionIds: list[str] | None = None
+    flow_spec: SpecRef
+    source_connection_ids: list[str] | None = None
+    target_connection_ids: list[str] | None = None
     transformations: list[Transformation] | None = None
-    scheduleParams: ScheduleParams | None = None
+    schedule_params: ScheduleParams | None = None
     options: FlowOptions | None = None
     labels: Any = None
     state: Any = Field(default=None, description="Not allowed in a create request (set by the actions).")
@@ -101,32 +101,32 @@ class CreateFlow(RequestModel):
 
 class ConnectionRef(WireModel):
     id: str
-    connectionSpec: SpecRefOut
+    connection_spec: SpecRefOut
 
 
 class FlowInherited(WireModel):
-    sourceConnections: list[dict[str, Any]]
-    targetConnections: list[ConnectionRef]
+    source_connections: list[dict[str, Any]]
+    target_connections: list[ConnectionRef]
     properties: dict[str, Any] | None = None
 
 
 class LastRunDetails(WireModel):
     id: str
     state: str
-    startedAtUTC: int | None = None
-    completedAtUTC: int | None = None
+    started_at_utc: int | None = Field(default=None, alias="startedAtUTC")
+    completed_at_utc: int | None = Field(default=None, alias="completedAtUTC")
 
 
 class Flow(ResourceOut):
-    flowSpec: SpecRefOut
-    sourceConnectionIds: list[str]
-    targetConnectionIds: list[str]
+    flow_spec: SpecRefOut
+    source_connection_ids: list[str]
+    target_connection_ids: list[str]
     transformations: list[dict[str, Any]]
-    scheduleParams: dict[str, Any]
-    inheritedAttributes: FlowInherited
+    schedule_params: dict[str, Any]
+    inherited_attributes: FlowInherited
     runs: str = Field(description="The runs of this flow: /runs?property=flowId=={id}")
-    lastOperation: dict[str, Any] | None = None
-    lastRunDetails: LastRunDetails | None = None
+    last_operation: dict[str, Any] | None = None
+    last_run_details: LastRunDetails | None = None
 
 
 class FlowItems(WireModel):
@@ -142,10 +142,10 @@ class FlowSpec(WireModel):
 
     id: str
     name: str
-    providerId: str
+    provider_id: str
     version: str
-    sourceConnectionSpecIds: list[str]
-    targetConnectionSpecIds: list[str]
+    source_connection_spec_ids: list[str]
+    target_connection_spec_ids: list[str]
     attributes: dict[str, Any]
 
 

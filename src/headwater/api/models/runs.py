@@ -15,7 +15,7 @@ class DeltaColumn(RequestModel):
     where: ClassVar[str] = "params.deltaColumn."
 
     name: str
-    dateFormat: str | None = None
+    date_format: str | None = None
     timezone: str | None = Field(default=None, description="UTC only: delta values without a zone are read as UTC.")
 
 
@@ -25,11 +25,11 @@ class RunParams(RequestModel):
     error_code: ClassVar[str] = "1380"
     where: ClassVar[str] = "params."
 
-    startTime: int | str | None = Field(default=None, description="When the run starts.")
-    windowStartTime: int | str | None = Field(default=None, description="The earliest delta value read.")
-    windowEndTime: int | str | None = Field(default=None, description="The delta value read up to.")
-    deltaColumn: DeltaColumn | None = Field(default=None, description="Needed on the first windowed run of a flow.")
-    runNow: Any = Field(default=None, description="Headwater: true (alone) runs a recurring flow's next window now.")
+    start_time: int | str | None = Field(default=None, description="When the run starts.")
+    window_start_time: int | str | None = Field(default=None, description="The earliest delta value read.")
+    window_end_time: int | str | None = Field(default=None, description="The delta value read up to.")
+    delta_column: DeltaColumn | None = Field(default=None, description="Needed on the first windowed run of a flow.")
+    run_now: Any = Field(default=None, description="Headwater: true (alone) runs a recurring flow's next window now.")
 
 
 class CreateRun(RequestModel):
@@ -37,7 +37,7 @@ class CreateRun(RequestModel):
 
     error_code: ClassVar[str] = "1380"
 
-    flowId: str = Field(min_length=1)
+    flow_id: str = Field(min_length=1)
     params: RunParams | None = None
 
     model_config = {
@@ -62,9 +62,9 @@ class CreatedRun(WireModel):
 
 
 class Run(ResourceOut):
-    flowId: str
-    providerRefId: str
-    scheduledAtUTC: int | None = None
+    flow_id: str
+    provider_ref_id: str
+    scheduled_at_utc: int | None = Field(default=None, alias="scheduledAtUTC")
     metrics: dict[str, Any] = Field(description="statusSummary (status, errors), durationSummary, recordSummary...")
 
 
@@ -79,6 +79,6 @@ class RunList(RunItems):
 class FailedRecords(WireModel):
     """Headwater: the rows a run set aside (partial ingestion), each with its reason."""
 
-    failedRecordCount: int
+    failed_record_count: int
     items: list[dict[str, Any]]
     truncated: bool
