@@ -4,6 +4,7 @@ response models that document a shape without filtering it.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
@@ -49,12 +50,51 @@ class RequestModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
-def _message(err: Any) -> str:
-    """One pydantic error as Adobe words it; input values are never echoed (they may be secrets)."""
-    field = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    if err.get("type") == "missing":
-        return f"The mandatory field {field} is not provided."
-    return f"The field {field} is invalid: {err.get('msg', 'invalid value')}."
+# A union's member, as pydantic names it in an error's location (`int`, `dict[str,any]`, `SpecRef`).
+_UNION_MEMBER = re.compile(r"^(int|str|float|bool|none|dict\[.*|list\[.*|function-.*|[A-Z]\w*)$")
+_EXPECTED = {
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "dict_type": "an object",
+    "list_type": "an array",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+}
+_KINDS = {"int": "an integer", "str": "a string", "float": "a number", "bool": "true or false", "none": "null"}
+
+
+def _kind(member: str) -> str:
+    if member.startswith("dict["):
+        return "an object"
+    if member.startswith("list["):
+        return "an array"
+    return _KINDS.get(member, "an object")
+
+
+def _messages(errors: list[Any]) -> list[str]:
+    """Pydantic's errors as Adobe words them, one per field (a union's members merged); values are never
+    echoed (they may be secrets)."""
+    fields: dict[str, tuple[str, list[str]]] = {}
+    for err in errors:
+        loc = err.get("loc", ())
+        members = [p for p in loc if isinstance(p, str) and _UNION_MEMBER.match(p)]
+        field = ".".join(str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))) or "body"
+        if err.get("type") == "missing":
+            message = f"The mandatory field {field} is not provided."
+        elif err.get("type") in _EXPECTED:
+            message = f"The field {field} is invalid: it must be {_EXPECTED[err['type']]}."
+        else:
+            message = f"The field {field} is invalid: {err.get('msg', 'invalid value')}."
+        known = fields.setdefault(field, (message, []))
+        if members:
+            known[1].append(_kind(members[-1]))
+    out = []
+    for field, (message, kinds) in fields.items():
+        if len(kinds) > 1:
+            message = f"The field {field} is invalid: it must be {' or '.join(dict.fromkeys(kinds))}."
+        out.append(message)
+    return out
 
 
 def _code_for(model: type[RequestModel], loc: tuple[Any, ...]) -> str:
@@ -95,8 +135,8 @@ def parse_body(model: type[M], body: Any, *, missing_code: str = "1405", not_obj
         return model.model_validate(body)
     except ValidationError as exc:
         errors = exc.errors()
-        parts = [_message(e) for e in errors[:10]]
-        raise BadRequest(" ".join(parts), code=_code_for(model, tuple(errors[0].get("loc", ())))) from None
+        code = _code_for(model, tuple(errors[0].get("loc", ())))
+        raise BadRequest(" ".join(_messages(errors)[:10]), code=code) from None
 
 
 class WireModel(BaseModel):
