@@ -236,6 +236,9 @@ class PostgresConnector:
                 functools.partial(stream_query, target, query, schema, batch_size=size, snapshot=snapshot)
                 for query in queries
             ]
+            if chunk is not None and request.options.get("in_reader_thread"):
+                yield from jobs[0]()  # `read_chunks` already runs this in a reader thread: no second hand-off
+                return
             # One converted batch waiting per worker, plus one: enough to keep the consumer busy.
             yield from read_in_parallel(jobs, workers=workers, queue_size=workers + 1, thread_name="pg-read")
 
@@ -263,13 +266,14 @@ class PostgresConnector:
         `request.parallelism` chunks at a time."""
         if request.window is not None and request.window.fence is not None:
             raise ValueError("fenced windows are read in one snapshot, never in chunks")
+        if len(chunks) == 1:  # `read` decodes ahead in a thread of its own
+            yield from self._chunk(auth, dataclasses.replace(request, options={**request.options, "chunk": chunks[0]}))
+            return
+        options = {**request.options, "in_reader_thread": True}
         jobs = [
-            functools.partial(self._chunk, auth, dataclasses.replace(request, options={**request.options, "chunk": c}))
+            functools.partial(self._chunk, auth, dataclasses.replace(request, options={**options, "chunk": c}))
             for c in chunks
         ]
-        if len(jobs) == 1:  # `read` decodes ahead in a thread of its own
-            yield from jobs[0]()
-            return
         # Even one reader runs in a thread: it starts the next chunk while the caller finishes this one.
         workers = max(1, min(request.parallelism, len(jobs)))
         yield from read_in_parallel(jobs, workers=workers, queue_size=workers, thread_name="pg-chunk")
