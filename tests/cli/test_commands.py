@@ -111,6 +111,9 @@ def test_the_whole_path_connection_dataset_flow_run_preview(hw: Hw, source: str,
     assert hw("flows", "show", flow, "--json").json()["state"] == "disabled"
     refused = hw("flows", "run", flow, ok=False)
     assert refused.code == 1 and "1388" in refused.err and "enable it" in refused.err
+    disabled = hw("flows", "list", "--property", "state==disabled", "--property", "name==items", "--json").json()
+    assert [f["id"] for f in disabled] == [flow]
+    assert hw("flows", "list", "--property", "state==disabled", "--property", "name==other", "--json").json() == []
     hw("flows", "enable", flow)
     hw("flows", "delete", flow)
     assert "404" in hw("flows", "show", flow, ok=False).err

@@ -60,7 +60,7 @@ def deleted(api: Api, what: str, resource_id: str) -> None:
 
 def list_all(api: Api, path: str, *, limit: int | None, properties: list[str] | None = None) -> list[dict[str, Any]]:
     """Every item of a Flow Service list (following `_links.next`), or the first `limit`."""
-    answer = api.get(path, limit=limit, property="&".join(properties) if properties else None)
+    answer = api.get(path, limit=limit, property=list(properties) if properties else None)  # repeated: AND
     found: list[dict[str, Any]] = []
     while True:
         found.extend(items(answer))
