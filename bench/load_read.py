@@ -262,14 +262,13 @@ def main() -> int:
             shutil.rmtree(data, ignore_errors=True)
         else:
             print(f"data and server log kept in {data}")
-    if not results["GET /connections/{id}"]["requests"]:
-        print("no request finished within wrk's timeout")
     met = True
     for name, target in targets.items():
         p99 = results[name]["p99_us"] / 1000
-        ok = p99 < target and results[name]["errors"] == 0
+        ok = results[name]["requests"] > 0 and p99 < target and results[name]["errors"] == 0
         met = met and ok
-        print(f"target {name} p99 < {target:.0f} ms, zero errors: {'met' if ok else 'MISSED'} ({p99:.1f} ms)")
+        shown = f"{p99:.1f} ms" if results[name]["requests"] else "no request finished"
+        print(f"target {name} p99 < {target:.0f} ms, zero errors: {'met' if ok else 'MISSED'} ({shown})")
     print("RESULT " + json.dumps({k: {m: v for m, v in r.items()} for k, r in results.items()}))
     return 0 if met else 1
 
