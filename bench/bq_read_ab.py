@@ -3,8 +3,9 @@
 For a change to the read path: `--before` is a checkout of the reference commit (a git worktree),
 `--after` this tree. One bqemulator (from its own venv, scripts/install-bqemulator.sh) serves one
 table built with CREATE TABLE AS SELECT; each round reads it once with each tree, alternating, each
-read in its own child process whose `headwater` is imported from that tree's `src`. Prints the
-median and best rows/s of each tree and their ratios, and writes bench/out/bq_read_ab.json.
+read in its own child process whose `headwater` is imported from that tree's `src`. Prints each
+tree's median and best rows/s and its median rows per CPU second of the reader process (less
+disturbed by other load on a shared machine), their ratios, and writes bench/out/bq_read_ab.json.
 
     git worktree add /tmp/hw-before <commit>
     .venv/bin/python bench/bq_read_ab.py --before /tmp/hw-before --after . [--rows 2000000] [--rounds 5]
@@ -51,11 +52,13 @@ def reader(src: str, rest: int, grpc_port: int, rows: int, parallelism: int) -> 
     # The emulator does not check tokens: skip the OAuth exchange, keep every other step.
     connector._credentials = lambda auth: AnonymousCredentials()  # type: ignore[method-assign]
     auth = BqOAuth.model_validate({"project": PROJECT, "clientId": "x", "clientSecret": "x", "refreshToken": "x"})
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     count = sum(b.num_rows for b in connector.read(auth, ReadRequest("bench.events", parallelism=parallelism)))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     assert count == rows, (count, rows)
-    print(json.dumps({"rows": count, "seconds": round(seconds, 3), "rows_per_s": round(count / seconds)}))
+    # CPU time of the reader (all its threads): what the read path costs, less disturbed by other load.
+    print(json.dumps({"rows": count, "seconds": round(seconds, 3), "rows_per_s": round(count / seconds),
+                      "cpu_seconds": round(cpu, 3), "rows_per_cpu_s": round(count / cpu)}))  # fmt: skip
 
 
 def main() -> None:
@@ -95,6 +98,7 @@ def main() -> None:
         after_env = dict(item.split("=", 1) for item in args.env)
         trees = {"before": (args.before, {}), "after": (args.after, after_env)}
         rates: dict[str, list[int]] = {name: [] for name in trees}
+        per_cpu: dict[str, list[int]] = {name: [] for name in trees}
         peaks: dict[str, list[float]] = {name: [] for name in trees}
         for _ in range(args.rounds):
             for name, (tree, env) in trees.items():
@@ -102,6 +106,7 @@ def main() -> None:
                         str(rest), str(grpc_port), str(args.rows), str(args.parallelism)]  # fmt: skip
                 result = run_child(argv, env=env)
                 rates[name].append(int(result.output["rows_per_s"]))
+                per_cpu[name].append(int(result.output["rows_per_cpu_s"]))
                 peaks[name].append(result.peak_rss_mib)
                 print(json.dumps({"tree": name, **result.output, "peak_rss_mib": round(result.peak_rss_mib)}))
         median = {name: statistics.median(values) for name, values in rates.items()}
@@ -119,6 +124,11 @@ def main() -> None:
             "best_before": max(rates["before"]),
             "best_after": max(rates["after"]),
             "ratio_of_best": round(max(rates["after"]) / max(rates["before"]), 3),
+            "median_rows_per_cpu_s_before": round(statistics.median(per_cpu["before"])),
+            "median_rows_per_cpu_s_after": round(statistics.median(per_cpu["after"])),
+            "cpu_ratio_after_over_before": round(
+                statistics.median(per_cpu["after"]) / statistics.median(per_cpu["before"]), 3
+            ),
             "peak_rss_mib_before": round(max(peaks["before"])),
             "peak_rss_mib_after": round(max(peaks["after"])),
         }
