@@ -43,8 +43,10 @@ class Credentials:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    # A one-second scheduler tick, so a dataflow that starts "now" gets its run at once.
-    live = start_server(tmp_path_factory.mktemp("console"), {"HEADWATER_SCHEDULER_INTERVAL_SECONDS": "1"})
+    # A one-second scheduler tick, so a dataflow that starts "now" gets its run at once; progress
+    # reported twice a second, so the flow page has figures to show while a run streams.
+    env = {"HEADWATER_SCHEDULER_INTERVAL_SECONDS": "1", "HEADWATER_RUN_PROGRESS_SECONDS": "0.5"}
+    live = start_server(tmp_path_factory.mktemp("console"), env)
     try:
         yield live
     finally:
@@ -62,8 +64,13 @@ def new_credentials(server: LiveServer, org: str) -> Credentials:
     return Credentials(org, made.client_id, made.client_secret)
 
 
+def local_client(server: LiveServer, org: str) -> tuple[str, str]:
+    """A client id and an access token for `org`, as `headwater token` makes them."""
+    return _issuer(server.data_dir).mint_local(org)
+
+
 def local_token(server: LiveServer, org: str) -> str:
-    return _issuer(server.data_dir).mint_local(org)[1]
+    return local_client(server, org)[1]
 
 
 def revoke(server: LiveServer, client_id: str) -> None:
