@@ -214,6 +214,10 @@ def worker(
     """Execute flow runs: Celery workers on HEADWATER_BROKER_URL, else a pool polling the metadata database."""
     settings = Settings()
     configure_logging(settings)
+    if settings.metrics and settings.worker_metrics_port:
+        from headwater.observability.metrics import serve_metrics
+
+        serve_metrics(host=settings.host, port=settings.worker_metrics_port)
     svc = _services()
     workers = concurrency or svc.settings.workers
     if svc.settings.broker_url:

@@ -45,6 +45,7 @@ OTHER_VARIABLES = (
     ),
     ("HEADWATER_TEST_SEED", "tests: the random seed of the suite and of hypothesis (printed in pytest's header)"),
     ("HEADWATER_FUZZ_EXAMPLES", "tests: multiplies the number of fuzzing examples (`make soak` sets 10)"),
+    ("HEADWATER_CONTRACT_EXAMPLES", "tests: generated requests per operation in the OpenAPI contract test (default 4)"),
     ("HEADWATER_PG_BIN", "tests: directory of the PostgreSQL server binaries for private clusters"),
     ("HEADWATER_BQEMULATOR_VENV", "tests and `bench/bq_read.py`: the BigQuery emulator's own virtualenv"),
     ("HEADWATER_CONSOLE_SHOTS", "tests: where the console tests save screenshots (default `bench/out/console`)"),
@@ -78,9 +79,10 @@ status codes and run statuses, never an org, sandbox, resource id or credential.
 untrusted networks with your proxy, or turn it off.
 
 {metrics}
-Run figures are counted by the process that executes the run: with a broker, that is the
-`headwater worker` processes, whose metrics this endpoint does not include (runs by status, read
-from the database, are always complete).
+Run figures are counted by the process that executes the run: `headwater serve`'s embedded pool,
+or `headwater worker` processes (with or without a broker), which serve theirs at
+`http://HEADWATER_HOST:HEADWATER_WORKER_METRICS_PORT/` when that port is set. Runs by status are
+read from the database, so the server's figure is always complete.
 """
 
 

@@ -223,6 +223,15 @@ class Settings(BaseSettings):
     metrics: bool = Field(
         default=True, description="Serve Prometheus metrics at GET /metrics (`on` or `off`; unauthenticated)"
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_535,
+        description=(
+            "Port (on HEADWATER_HOST) where `headwater worker` serves the metrics of the runs it executes; "
+            "unset = not served"
+        ),
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

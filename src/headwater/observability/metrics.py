@@ -159,6 +159,14 @@ def measured_run(
         found.bytes.labels("written").inc(figures.get("bytes_written", 0))
 
 
+def serve_metrics(*, host: str, port: int) -> None:
+    """Serve this process's metrics over HTTP from a background thread (`headwater worker`)."""
+    from prometheus_client import start_http_server
+
+    _metrics()  # listed from the first scrape on, before any run
+    start_http_server(port, addr=host)
+
+
 def exposition(run_counts: Callable[[], Mapping[str, int]]) -> tuple[bytes, str]:
     """The text a scrape returns (every process's figures, plus runs by status read now) and its type."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
