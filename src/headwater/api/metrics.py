@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,7 +36,7 @@ def metrics_router(store: Store) -> APIRouter:
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
-    def metrics(request: Request) -> Response:
+    def metrics() -> Response:
         body, content_type = exposition(lambda: run_counts(store))
         return Response(body, media_type=content_type)
 
