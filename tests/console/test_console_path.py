@@ -85,6 +85,10 @@ def test_sign_in_connect_explore_create_run_and_read_back(
     shot(page, "05-wizard")
     page.get_by_role("button", name="Review").click()
     expect(page.get_by_role("heading", name="Review the dataflow")).to_be_visible()
+    page.get_by_role("button", name="Back").click()  # back to the form, answers kept
+    expect(page.locator("#w-name")).to_have_value("people copy")
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator(".facts")).to_contain_text("id, name, score, updated_at")
     shot(page, "06-review")
     page.get_by_role("button", name="Create dataflow").click()
     expect(page.get_by_role("heading", name="people copy")).to_be_visible()
