@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 _REF = "#/components/schemas/{model}"
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {}
 BEARER = "bearer"
+GATEWAY_HEADERS = ("x-api-key", "x-gw-ims-org-id", "x-sandbox-name")
 
 
 def request_body(model: type[BaseModel], *, description: str, form: bool = False) -> dict[str, Any]:
@@ -62,9 +63,15 @@ def _add_security(doc: dict[str, Any]) -> None:
     }
     for path in doc.get("paths", {}).values():
         for operation in path.values():
-            names = {p.get("name") for p in operation.get("parameters", [])}
-            if "x-api-key" in names:
+            parameters = operation.get("parameters", [])
+            if any(p.get("name") == "x-api-key" for p in parameters):
                 operation["security"] = [{BEARER: []}]
+            for parameter in parameters:
+                # Optional to FastAPI, so the gateway's own checks answer in its order and shape,
+                # but every call needs them, as Adobe documents.
+                if parameter.get("in") == "header" and parameter.get("name") in GATEWAY_HEADERS:
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "title": parameter["schema"].get("title", "")}
 
 
 def install(app: FastAPI) -> None:
