@@ -1,7 +1,7 @@
 """The published OpenAPI document holds for a live `headwater serve` (schemathesis, bounded for CI).
 
-Every operation of `/openapi.json` gets a few generated requests (and the document's own examples)
-with a real tenant's headers; requests on one resource name a real resource of that tenant, so the
+Every operation of `/openapi.json` gets the document's own request examples and a few generated
+requests, with a real tenant's headers; requests on one resource name a real resource of that tenant, so the
 2xx bodies are checked against their declared schemas too. Required: no 5xx, only declared status
 codes and content types, and every body as declared. The run stops generating after TIME_BUDGET.
 """
@@ -69,6 +69,13 @@ def _real_ids(chain: Chain) -> dict[str, str]:
     }
 
 
+def _documented_examples(raw: dict[str, Any], op: Any) -> list[Any]:
+    """The request-body examples the document gives for `op` (Adobe's tutorial bodies)."""
+    body = raw["paths"][op.path][op.method.lower()].get("requestBody", {})
+    media = body.get("content", {}).get("application/json", {})
+    return [example["value"] for example in media.get("examples", {}).values()]
+
+
 def test_the_published_schema_holds_for_a_live_server(live: tuple[LiveServer, dict[str, str], Chain]) -> None:
     server, headers, chain = live
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
@@ -89,9 +96,16 @@ def test_the_published_schema_holds_for_a_live_server(live: tuple[LiveServer, di
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     operations = [result.ok() for result in schema.get_all_operations()]
+    examples = 0
     for op in operations:
         if time.monotonic() > deadline:
             break
+        for value in _documented_examples(schema.raw_schema, op):
+            examples += 1
+            try:
+                send(op.Case(body=value, media_type="application/json"))
+            except Exception as exc:
+                failures.append(f"{op.method.upper()} {op.path} (documented example): {exc}"[:3000])
 
         @settings(
             max_examples=EXAMPLES,
@@ -111,10 +125,12 @@ def test_the_published_schema_holds_for_a_live_server(live: tuple[LiveServer, di
         checked.append(f"{op.method.upper()} {op.path}")
 
     codes = " ".join(f"{code}:{n}" for code, n in sorted(statuses.items()))
+    spent = time.monotonic() - (deadline - TIME_BUDGET)
     print(
         f"schemathesis: {len(checked)} of {len(operations)} operations, {sum(statuses.values())} requests "
-        f"({codes}), {len(failures)} failures"
+        f"({examples} documented examples; {codes}) in {spent:.1f} s, {len(failures)} failures"
     )
+    assert examples >= 8, f"the document's request examples were not found ({examples})"
     assert not failures, "\n\n".join(failures)
     assert len(checked) == len(operations), f"the time budget ran out after {len(checked)} operations"
     assert len(operations) >= 35, f"expected the whole API in /openapi.json, found {len(operations)} operations"
