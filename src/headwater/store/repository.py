@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,12 @@ def etag_matches(current: str, supplied: str) -> bool:
     return bare(current) == bare(supplied)
 
 
+@functools.lru_cache(maxsize=4096)
+def _sandbox_id(org: str, sandbox: str) -> str:
+    # Every item of a list page shows it: computed once per sandbox, not once per item.
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"headwater:{org}:{sandbox}"))
+
+
 @dataclass(frozen=True)
 class Scope:
     """The tenant of a resource: an IMS org and a sandbox inside it."""
@@ -69,7 +76,7 @@ class Scope:
 
     @property
     def sandbox_id(self) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"headwater:{self.org}:{self.sandbox}"))
+        return _sandbox_id(self.org, self.sandbox)
 
 
 @dataclass(frozen=True)
