@@ -21,6 +21,7 @@ def seed(settings: Any, org: str, *, connections: int, flows: int, runs: int) ->
     from headwater.identity import Principal
     from headwater.runs.ledger import Ledger
     from headwater.runs.report import new_doc
+    from headwater.runs.scheduler import Scheduler
     from headwater.service import Context
     from headwater.service.assembly import Services
     from headwater.store import Scope, Store
@@ -109,6 +110,8 @@ def seed(settings: Any, org: str, *, connections: int, flows: int, runs: int) ->
     with svc.store.begin() as conn:
         # Each run ended an hour after it was scheduled, as finished runs do (distinct end times).
         conn.execute(update(runs_table).values(status="success", updated_at=runs_table.c.scheduled_at + 3_600_000))
+    # One scheduler tick now, as a running server's first would: no flow is due (they start in 2100).
+    Scheduler(svc.store).tick()
     svc.store.engine.dispose()
     return {"connection": conn_ids[len(conn_ids) // 2], "flow": flow_ids[len(flow_ids) // 2],
             "seconds": time.perf_counter() - began}  # fmt: skip
