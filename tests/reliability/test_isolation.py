@@ -20,8 +20,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from headwater.api import create_app
+from headwater.console._session import SESSION_COOKIE, new_session
 from headwater.service import Services
 from headwater.settings import Settings
+from tests.reliability.console_cases import CONSOLE_CASES, CONSOLE_OWNER_ID
 from tests.support.chain import Chain, basic_auth, connection_body, make_chain
 from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_table
@@ -112,6 +114,7 @@ OWNER_ID = {
     "runs": "run",
     "dataSets": "dataset",
     "mappingSets": "mapping",
+    **CONSOLE_OWNER_ID,
 }
 # Where to GET an item to compare before/after an intruder's attempt to change it.
 ITEM_URL = {
@@ -209,8 +212,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def test_every_route_has_an_isolation_case(world: World) -> None:
     served = app_routes(world.app)
-    missing = sorted(served - set(CASES))
-    stale = sorted(set(CASES) - served)
+    known = set(CASES) | set(CONSOLE_CASES)
+    missing = sorted(served - known)
+    stale = sorted(known - served)
     assert not missing, f"routes without an isolation case (add them to CASES): {missing}"
     assert not stale, f"CASES entries for routes that no longer exist: {stale}"
 
@@ -294,3 +298,46 @@ def test_intruders_cannot_see_or_touch(world: World, method: str, template: str)
         assert mine.status_code != 404 and mine.status_code < 500, f"{label} as owner: {mine.status_code} {mine.text}"
         if case.kind == "list":
             assert any(v in mine.text for v in world.owner_ids()), f"{label}: the owner's list misses its own ids"
+
+
+def _console_cookie(world: World, headers: dict[str, str]) -> tuple[str, str]:
+    """A console session for the tenant of these gateway headers: (cookie header, its CSRF token)."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    session = new_session(token, headers["x-sandbox-name"])
+    sealed = world.app.state.console_sessions.seal(session)
+    return f"{SESSION_COOKIE}={sealed}", session.csrf
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(k for k, v in CONSOLE_CASES.items() if v[0] != "page-global"))
+def test_console_pages_of_another_scope_are_not_found(world: World, method: str, template: str) -> None:
+    """Signed in to the console, an intruder gets 404 at the owner's URLs (forms with a valid CSRF
+    token included) and sees none of the owner's ids on its own pages; the owner's flow is unchanged."""
+    kind, form = CONSOLE_CASES[(method, template)]
+    url, attr = _fill(world, template)
+    label = f"{method} {template}"
+    flow_before = _snapshot(world, "flow")
+    for who, headers in world.intruders.items():
+        cookie, csrf = _console_cookie(world, headers)
+        data = {**form, "csrf": csrf} if method == "POST" else None
+        params = form if method == "GET" else None
+        response = world.client.request(
+            method, url, headers={"cookie": cookie}, data=data, params=params, follow_redirects=False
+        )
+        if kind == "page-item":
+            assert response.status_code == 404, f"{label} as {who}: {response.status_code} {response.text[:300]}"
+        else:
+            assert response.status_code < 500, f"{label} as {who}: {response.status_code} {response.text[:300]}"
+        _no_leak(world, response, who, label, sent=url)
+    assert _snapshot(world, "flow") == flow_before, f"{label}: an intruder changed the owner's flow"
+    if kind == "page-item" and method == "GET" and not form:  # a made-up table is not found for anyone
+        cookie, _ = _console_cookie(world, world.owner.headers("prod"))
+        mine = world.client.get(url, headers={"cookie": cookie}, params=form, follow_redirects=False)
+        shown = f"{label} as owner: {mine.status_code} {mine.text[:300]}"
+        assert mine.status_code != 404 and mine.status_code < 500 and attr, shown
+
+
+def test_metrics_show_no_tenant_ids(world: World) -> None:
+    text = world.client.get("/metrics").text
+    for value in world.owner_ids():
+        assert value not in text, f"/metrics shows the owner's id {value}"
+    assert world.owner.org not in text
