@@ -169,8 +169,10 @@ def test_flows_land_exactly_once_across_servers_and_workers_on_s3(
         assert store.secret_access_key not in store.log_path.read_text(errors="replace")
     steps = ", ".join(f"{name} {at - laps[i][1]:.1f}s" for i, (name, at) in enumerate(laps[1:]))
     retried = sum(r.attempt > 1 for r in rows.values())
-    print(f"\n{broker}: {flows} flows; runs held by the killed worker and taken over: {len(taken_over)}; "
-          f"runs claimed more than once: {retried}; {steps}; total {time.monotonic() - laps[0][1]:.1f}s")
+    print(
+        f"\n{broker}: {flows} flows; runs held by the killed worker and taken over: {len(taken_over)}; "
+        f"runs claimed more than once: {retried}; {steps}; total {time.monotonic() - laps[0][1]:.1f}s"
+    )
 
 
 def run_of(rows: dict[str, RunRow], flow_id: str) -> str:
