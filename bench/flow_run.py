@@ -229,21 +229,27 @@ def main() -> None:
     me = str(Path(__file__).resolve())
     run_child([reader, "--child", "raw", "--rows", str(args.rows)])  # warm the page cache; not counted
 
-    def best(argv: list[str]) -> tuple[Any, float]:
-        """Best of --repeat, with the oldest source transaction seen during that run."""
-        results = []
-        for _ in range(max(1, args.repeat)):
-            with ActivitySampler(args.rows) as activity:
-                results.append((run_child(argv), activity.oldest))
+    def sampled(argv: list[str]) -> tuple[Any, float]:
+        """One measured child, with the oldest source transaction seen while it ran."""
+        with ActivitySampler(args.rows) as activity:
+            return run_child(argv), activity.oldest
+
+    def fastest(results: list[tuple[Any, float]]) -> tuple[Any, float]:
         return min(results, key=lambda r: r[0].output["seconds"])
 
-    raw, _ = best([reader, "--child", "raw", "--rows", str(args.rows)])
+    raw = fastest([sampled([reader, "--child", "raw", "--rows", str(args.rows)]) for _ in range(max(1, args.repeat))])[0]
     extra = ["--parallelism", str(args.parallelism)] if args.parallelism else []
     flow_argv = [me, "--child", "flow", "--rows", str(args.rows), *extra]
-    # The reference: one COPY in one transaction (chunking off), at the same parallelism.
-    whole, whole_oldest = best([*flow_argv, "--chunk-rows", "0"])
     chunked_argv = [*flow_argv, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows is not None else [])]
-    run, run_oldest = best(chunked_argv)
+    # The reference is one COPY in one transaction (chunking off) at the same parallelism. The two
+    # alternate, so that a load change on a shared machine hits both alike; best of --repeat each.
+    pairs = [(sampled([*flow_argv, "--chunk-rows", "0"]), sampled(chunked_argv)) for _ in range(max(1, args.repeat))]
+    whole, run = fastest([p[0] for p in pairs])[0], fastest([p[1] for p in pairs])[0]
+    # The oldest source transaction over every run of each kind, not only the fastest.
+    whole_oldest, run_oldest = max(p[0][1] for p in pairs), max(p[1][1] for p in pairs)
+    for i, ((w, _), (c, _)) in enumerate(pairs):
+        print(f"pair {i + 1}: one transaction {w.output['seconds']:.2f} s, chunked {c.output['seconds']:.2f} s, "
+              f"ratio {w.output['seconds'] / c.output['seconds']:.2f}")
     for result in (whole, run):
         assert result.output["rows"] == args.rows, result.output
     drain_s, size = raw.output["seconds"], raw.output["bytes"]
