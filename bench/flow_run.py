@@ -237,7 +237,8 @@ def main() -> None:
     def fastest(results: list[tuple[Any, float]]) -> tuple[Any, float]:
         return min(results, key=lambda r: r[0].output["seconds"])
 
-    raw = fastest([sampled([reader, "--child", "raw", "--rows", str(args.rows)]) for _ in range(max(1, args.repeat))])[0]
+    raw_argv = [reader, "--child", "raw", "--rows", str(args.rows)]
+    raw = fastest([sampled(raw_argv) for _ in range(max(1, args.repeat))])[0]
     extra = ["--parallelism", str(args.parallelism)] if args.parallelism else []
     flow_argv = [me, "--child", "flow", "--rows", str(args.rows), *extra]
     chunked_argv = [*flow_argv, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows is not None else [])]

@@ -118,9 +118,7 @@ def chunk_condition(chunk: dict[str, Any]) -> sql.Composable | None:
     return sql.SQL(" AND ").join(parts) if parts else None
 
 
-def plan_table(
-    conn: psycopg.Connection[Any], *, schema: str, table: str, oid: int, chunk_rows: int
-) -> ChunkPlan:
+def plan_table(conn: psycopg.Connection[Any], *, schema: str, table: str, oid: int, chunk_rows: int) -> ChunkPlan:
     """The chunks of a full read of `schema.table` (catalog queries and two index lookups)."""
     relation = conn.execute(_RELATION, (oid,)).fetchone()
     assert relation is not None
@@ -131,8 +129,9 @@ def plan_table(
         density = _sampled_density(conn, schema, table, min(int(pages), _SAMPLE_PAGES))
     key = conn.execute(_PRIMARY_KEY, (oid,)).fetchone()
     if key is not None and key[1] in INTEGER_KEYS:
-        return _plan_keys(conn, schema, table, key[0], pages=pages, density=density, reltuples=reltuples,
-                          chunk_rows=chunk_rows)
+        return _plan_keys(
+            conn, schema, table, key[0], pages=pages, density=density, reltuples=reltuples, chunk_rows=chunk_rows
+        )
     if tid_ranges:
         rows = density * pages if density is not None else float(pages)
         return ChunkPlan(CTID_RANGES, page_chunks(split_pages(int(pages), rows=rows, chunk_rows=chunk_rows)))
@@ -168,8 +167,9 @@ def _plan_keys(
         rows = float(high - low + 1)  # unknown: the key span bounds it
     found = conn.execute(_HISTOGRAM, (schema, table, column)).fetchone()
     histogram = _integers(found[0]) if found and found[0] else []
-    return ChunkPlan(KEY_RANGES, key_chunks(column, split_keys(low, high, rows=rows, chunk_rows=chunk_rows,
-                                                               histogram=histogram)))
+    return ChunkPlan(
+        KEY_RANGES, key_chunks(column, split_keys(low, high, rows=rows, chunk_rows=chunk_rows, histogram=histogram))
+    )
 
 
 def _sampled_density(conn: psycopg.Connection[Any], schema: str, table: str, sample: int) -> float | None:
