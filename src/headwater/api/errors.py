@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headwater.api.models import openapi
 from headwater.errors import GatewayError, HeadwaterError
+from headwater.lake import store_unavailable
 
 log = logging.getLogger("headwater.api")
 
@@ -106,6 +107,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if store_unavailable(exc):
+            # The store's own text may name its endpoint: the log has it, the client a clear 503.
+            log.warning("object store unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return flow_error(
+                request,
+                status=503,
+                code="1011",
+                title="Service unavailable",
+                message="The data lake's object store is unreachable or busy; nothing was changed. Retry later.",
+            )
         # The traceback goes to the log for the operator; the client gets only the request id.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return flow_error(

@@ -19,5 +19,6 @@ With network access, `INSTALL iceberg; SELECT * FROM iceberg_scan('<metadata loc
 from headwater.lake._catalog import DatasetIdent, namespace_for
 from headwater.lake._history import CURSOR, FLOW_ID, RUN_ID, CommitResult
 from headwater.lake._lake import Lake
+from headwater.lake._storage import store_unavailable
 
-__all__ = ["CURSOR", "FLOW_ID", "RUN_ID", "CommitResult", "DatasetIdent", "Lake", "namespace_for"]
+__all__ = ["CURSOR", "FLOW_ID", "RUN_ID", "CommitResult", "DatasetIdent", "Lake", "namespace_for", "store_unavailable"]

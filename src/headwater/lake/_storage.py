@@ -62,3 +62,25 @@ def filesystem(io: FileIO, uri: str) -> tuple[pafs.FileSystem, str]:
         return io.fs_by_scheme(scheme, netloc), path
     fs, path = pafs.FileSystem.from_uri(uri)
     return fs, str(path)
+
+
+# What the AWS SDK inside pyarrow says when the store cannot be reached or asks clients to back off
+# (it raises plain OSError, the cause only in its text): worth retrying, unlike a refused request.
+_UNAVAILABLE_MARKERS = (
+    "AWS Error NETWORK_CONNECTION",
+    "curlCode:",
+    "Could not connect to server",
+    "SLOW_DOWN",
+    "SlowDown",
+    "SERVICE_UNAVAILABLE",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "INTERNAL_FAILURE",
+)
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """True if `exc` says the warehouse's object store is unreachable or overloaded right now."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, OSError) and any(marker in str(exc) for marker in _UNAVAILABLE_MARKERS)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from headwater.errors import ConfigError, HeadwaterError, TransientError
+from headwater.lake import store_unavailable
 from headwater.settings import RunSettings
 
 log = logging.getLogger("headwater.runs")
@@ -132,13 +133,18 @@ def decide(exc: BaseException, *, stage: Stage, attempt: int, settings: RunSetti
 def _classify_infrastructure(exc: BaseException) -> BaseException:
     """Give failures of Headwater's own infrastructure a clear meaning before `decide` maps them.
 
-    The metadata database (which also holds the Iceberg catalog) going away is transient: the
-    commit is retried and, being idempotent per run id, never lands twice. A full warehouse disk
-    is not: an operator must free space, then RE_TRIGGER the run; the message says exactly that.
+    The metadata database (which also holds the Iceberg catalog) or the warehouse's object store
+    going away is transient: the commit is retried and, being idempotent per run id, never lands
+    twice. A full warehouse disk is not: an operator must free space, then RE_TRIGGER the run; the
+    message says exactly that.
     Messages never include the driver's text, which may carry a connection URL.
     """
     if isinstance(exc, OperationalError | InterfaceError):
         return TransientError("The metadata database is unreachable; the run will be retried.")
+    if store_unavailable(exc):
+        return TransientError(
+            "The data lake's object store is unreachable or busy; nothing was committed and the run will be retried."
+        )
     # pyarrow raises OSError without errno set, the errno only in its message.
     if isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or "No space left on device" in str(exc)):
         return ConfigError(
@@ -146,4 +152,3 @@ def _classify_infrastructure(exc: BaseException) -> BaseException:
             "Free space, then re-trigger the run."
         )
     return exc
-
