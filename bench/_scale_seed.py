@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from _common import CRM_TO_AEP, LAKE_SPEC, PG_SPEC
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, text, update
 
 ONE_HOUR_FROM_2100 = {"startTime": "4102444800", "frequency": "hour", "interval": "1"}  # never due in a bench
 
@@ -110,6 +110,11 @@ def seed(settings: Any, org: str, *, connections: int, flows: int, runs: int) ->
     with svc.store.begin() as conn:
         # Each run ended an hour after it was scheduled, as finished runs do (distinct end times).
         conn.execute(update(runs_table).values(status="success", updated_at=runs_table.c.scheduled_at + 3_600_000))
+    if url.startswith("postgresql"):
+        # The planner's statistics, as autovacuum would gather them soon after a bulk load: without
+        # them PostgreSQL plans the seeded tables as if they were empty.
+        with svc.store.begin() as conn:
+            conn.execute(text("ANALYZE"))
     # One scheduler tick now, as a running server's first would: no flow is due (they start in 2100).
     Scheduler(svc.store).tick()
     svc.store.engine.dispose()
