@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from headwater.connectors import postgres as pg_module
+from headwater.connectors import _pg_stream as pg_stream
 from headwater.connectors._pg_auth import PgTarget
 from headwater.connectors._pg_conn import explain
 from headwater.connectors.postgres import PostgresConnector
@@ -31,7 +31,7 @@ def test_a_view_failing_mid_stream_is_a_config_error(
     schema.execute("CREATE TABLE {s}.t (id int)")
     schema.execute("INSERT INTO {s}.t SELECT g FROM generate_series(1, 50000) g")
     schema.execute("CREATE VIEW {s}.v AS SELECT id, 1 / (50000 - id) AS x FROM {s}.t")
-    monkeypatch.setattr(pg_module, "BATCH_BYTES", 4096)
+    monkeypatch.setattr(pg_stream, "BATCH_BYTES", 4096)
     seen = 0
     with pytest.raises(ConfigError, match="division by zero"):
         for batch in connector.read(auth, ReadRequest(table=schema.path("v"))):

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from headwater.connectors import _pg_stream as pg_stream
 from headwater.connectors import postgres as pg_module
 from headwater.connectors._pg_types import INTERVAL_TYPE
 from headwater.connectors.postgres import PostgresConnector
@@ -144,8 +145,8 @@ def test_one_schema_across_many_tiny_batches(
     )
     whole, one = read(connector, auth, schema.path("t"))
     assert one == 1
-    monkeypatch.setattr(pg_module, "BATCH_BYTES", 64)
-    monkeypatch.setattr(pg_module, "MIN_BATCH_BYTES", 64)
+    monkeypatch.setattr(pg_stream, "BATCH_BYTES", 64)
+    monkeypatch.setattr(pg_stream, "MIN_BATCH_BYTES", 64)
     pieces, many = read(connector, auth, schema.path("t"))
     assert many > 20
     assert pieces.sort_by("id").equals(whole.sort_by("id"))
@@ -188,7 +189,7 @@ def test_connection_killed_during_a_parallel_read_is_transient(
     schema.execute("CREATE TABLE {s}.wide (id int PRIMARY KEY, v text)")
     schema.execute("INSERT INTO {s}.wide SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 200000) g")
     monkeypatch.setattr(pg_module, "MIN_ROWS_PER_PARTITION", 10_000)
-    monkeypatch.setattr(pg_module, "BATCH_BYTES", 256 * 1024)
+    monkeypatch.setattr(pg_stream, "BATCH_BYTES", 256 * 1024)
     stream = connector.read(auth, ReadRequest(table=schema.path("wide"), parallelism=2))
     next(stream)
     schema.conn.execute(
