@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import update
 
+from headwater.connectors._chunked import PlanExpired
 from headwater.connectors.postgres import PostgresConnector
 from headwater.errors import ConfigError, TransientError
 from headwater.runs.ledger import Ledger, RunRow
@@ -101,6 +102,24 @@ def test_a_retried_attempt_reads_only_the_chunks_not_yet_staged(
     assert final.doc["metrics"]["recordSummary"]["outputRecordCount"] == 10_000
     assert final.doc["metrics"]["recordSummary"]["inputRecordCount"] == 10_000
     assert "_staging" not in final.doc  # committed: its files belong to the snapshot now
+    assert_dataset_equals_source(run_services, flow, source_db)
+
+
+def test_an_expired_plan_is_dropped_and_the_next_attempt_reads_everything_once(
+    run_services: Services, make_deps: MakeDeps, source_db: SourceDb
+) -> None:
+    """What a lost BigQuery read session does to a chunked run: its chunks can no longer be read, so
+    the staged ones are forgotten and the retry plans again, landing every row exactly once."""
+    fill(source_db, 5000)
+    flow = create_flow(run_services, source_db=source_db.name, table="public.t", delta=None, frequency="once")
+    failing = FailsAtChunk(run_services, at=3, error=PlanExpired("The read session expired (test)."))
+    deps = make_deps(failing, chunk_rows=1000)
+    run_id = run_services.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]
+    final = run_until_done(deps, run_id)
+    assert final.status is RunStatus.SUCCESS and final.attempt == 2
+    info = chunking(final)
+    assert info["resumedChunks"] == 0 and info["readChunks"] == info["chunks"] == 5
+    assert final.doc["metrics"]["recordSummary"]["outputRecordCount"] == 5000
     assert_dataset_equals_source(run_services, flow, source_db)
 
 

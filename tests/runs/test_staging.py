@@ -75,3 +75,14 @@ def test_without_staging_names_the_files_to_discard() -> None:
     doc, dataset, files = without_staging({**saved.doc, "metrics": {}})
     assert doc == {"metrics": {}} and dataset == DATASET and files == ["a.parquet", "b.parquet"]
     assert without_staging({"metrics": {}}) == ({"metrics": {}}, None, [])
+
+
+def test_forgetting_an_expired_plan_leaves_nothing_to_resume() -> None:
+    saved = Saved()
+    first = RunStaging.resume(saved.doc, fingerprint="f1", dataset=DATASET, attempt=1, save=saved)
+    first.set_plan({"chunks": [{"key": "s0"}, {"key": "s1"}]})
+    first.stage("s0", files=["s0-1.parquet"], rows_in=4)
+    first.forget()
+    second = RunStaging.resume(saved.doc, fingerprint="f1", dataset=DATASET, attempt=2, save=saved)
+    assert second.plan is None and second.files() == [] and second.resumed == frozenset()
+    assert second.pending(["s0", "s1"]) == ["s0", "s1"] and second.totals()["rows_in"] == 0

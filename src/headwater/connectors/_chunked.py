@@ -16,9 +16,15 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from headwater.domain import ReadRequest
+from headwater.errors import TransientError
 
 # `read_chunks` yields `(chunk key, batch)` pairs and `(chunk key, None)` once a chunk is complete.
 ChunkItem = tuple[str, pa.RecordBatch | None]
+
+
+class PlanExpired(TransientError):
+    """The plan's chunks can no longer be read (a BigQuery read session expired or was lost): the run
+    drops the plan and everything staged under it, and its next attempt plans afresh."""
 
 
 @dataclass(frozen=True)

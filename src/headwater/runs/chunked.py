@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
-from headwater.connectors._chunked import ChunkedSource, ChunkPlan
+from headwater.connectors._chunked import ChunkedSource, ChunkPlan, PlanExpired
 from headwater.domain import ReadRequest
 from headwater.lake import DatasetIdent, Lake
 from headwater.lake._writer import StageWriter
@@ -94,9 +94,11 @@ class ChunkedRead:
                     if writer is None:
                         writer = writers[key] = self.lake.stage_writer(self.ident, run_id=self.run_id)
                     writer.write(out)
-        except BaseException:
+        except BaseException as exc:
             for writer in writers.values():
                 writer.abort()  # unstaged: never part of the run
+            if isinstance(exc, PlanExpired):
+                self.staging.forget()  # the next attempt plans afresh and reads everything
             raise
         finally:
             close = getattr(items, "close", None)

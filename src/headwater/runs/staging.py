@@ -135,6 +135,15 @@ class RunStaging:
         self.plan = copy.deepcopy(plan)
         self._save(self.to_json())
 
+    def forget(self) -> None:
+        """Drop the plan and every unit: what they read can no longer be continued (PlanExpired).
+
+        Their files are not deleted here, for the same reason as in `resume`: `Lake.remove_orphans`
+        takes them. Saved before it returns, so no later attempt resumes them.
+        """
+        self.plan, self._units, self.resumed = None, {}, frozenset()
+        self._save(self.to_json())
+
     def stage(
         self,
         key: str,
