@@ -17,13 +17,26 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from headwater.connectors._bq_read import SessionLost, SessionProgress, StreamCursor, stream_items
+from headwater.connectors._bq_clients import read_client, translated
+from headwater.connectors._bq_read import (
+    SessionLost,
+    SessionProgress,
+    StreamCursor,
+    open_session,
+    row_restriction,
+    stream_count,
+    stream_items,
+    unavailable_reason,
+)
+from headwater.connectors._bq_tables import ReadParts, read_path
 from headwater.connectors._chunked import ChunkItem, ChunkPlan
+from headwater.domain import ReadRequest
 
 if TYPE_CHECKING:
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
 
     from headwater.connectors._bq_clients import BqTimeouts
+    from headwater.settings import Settings
 
 PATH = "bigquery-read-streams"
 # A session this close to its expiry is not started on: a stream takes time to read.
@@ -69,3 +82,55 @@ def read_planned(
             yield str(chunks[index]["key"]), batch
     finally:
         items.close()
+
+
+def plan_read(parts: ReadParts, request: ReadRequest, *, settings: Settings, timeouts: BqTimeouts) -> ChunkPlan | None:
+    """A new read session on `parts.table`, one chunk per stream; None for what `read` reads another
+    way: a query (a view, a filter) or a table the Storage Read API cannot serve (the REST fallback)."""
+    if parts.is_query:
+        return None
+    rows, nbytes = parts.table.num_rows, parts.table.num_bytes
+    streams = stream_count(settings, rows=rows, nbytes=nbytes, readers=request.parallelism)
+    reader = read_client(settings, parts.credentials)
+    try:
+        state = open_session(
+            reader,
+            table=read_path(parts.table),
+            parent=f"projects/{parts.model.project_id}",
+            columns=parts.selected,
+            restriction=row_restriction(parts.bounds),
+            streams=streams,
+            timeouts=timeouts,
+        )
+    except Exception as exc:
+        if unavailable_reason(exc) is not None:
+            return None  # `read` takes the REST path, and tells the user
+        with translated(f"opening a read session on {request.table}"):
+            raise exc from None
+    finally:
+        reader.transport.close()  # type: ignore[no-untyped-call]
+    return plan_of(state) if state is not None else ChunkPlan(PATH, ())
+
+
+def read_streams(
+    parts: ReadParts,
+    request: ReadRequest,
+    chunks: Sequence[dict[str, Any]],
+    *,
+    settings: Settings,
+    timeouts: BqTimeouts,
+) -> Iterator[ChunkItem]:
+    """The streams `chunks` name, `request.parallelism` at a time, each whole (`read_planned`)."""
+    reader = read_client(settings, parts.credentials)
+    try:
+        with translated(f"reading {request.table}"):
+            yield from read_planned(
+                reader,
+                chunks,
+                readers=request.parallelism,
+                conform=parts.conform,
+                batch_rows=request.batch_rows,
+                timeouts=timeouts,
+            )
+    finally:
+        reader.transport.close()  # type: ignore[no-untyped-call]

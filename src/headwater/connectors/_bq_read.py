@@ -19,8 +19,8 @@ from google.api_core import exceptions as gexc
 from google.cloud.bigquery_storage_v1 import types
 
 from headwater.connectors._bq_types import quote_identifier
+from headwater.connectors._chunked import PlanExpired
 from headwater.connectors._parallel import read_in_parallel
-from headwater.errors import TransientError
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client, SchemaField
@@ -301,8 +301,9 @@ def unavailable_reason(exc: Exception, *, missing_is_unavailable: bool = False) 
     return None
 
 
-class SessionLost(TransientError):
-    """The Storage Read session vanished mid-read; a new read (new session) will succeed."""
+class SessionLost(PlanExpired):
+    """The Storage Read session vanished or expired: nothing read from it can be continued, and a
+    new read (a new session, a new plan) reads from the start."""
 
 
 def _window_mask(batch: pa.RecordBatch, bounds: list[Bound]) -> pa.Array | None:

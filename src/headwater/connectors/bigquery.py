@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -17,6 +17,7 @@ from headwater.connectors._bq_auth import (
     BqServiceAccount,
     google_credentials,
 )
+from headwater.connectors._bq_chunks import plan_read, read_streams
 from headwater.connectors._bq_clients import BqTimeouts, TimedRequest, read_client, rest_client, translated
 from headwater.connectors._bq_filter import BqFilter, table_condition, where_sql
 from headwater.connectors._bq_read import (
@@ -41,6 +42,7 @@ from headwater.connectors._bq_types import (
     preview_value,
     quote_identifier,
 )
+from headwater.connectors._chunked import ChunkItem, ChunkPlan
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec, not_readable
 from headwater.domain import ExploreItem, ReadRequest, TablePreview, TableSchema
 from headwater.domain.row_filter import RowFilter
@@ -267,6 +269,22 @@ class BigQueryConnector:
             return
         yield first
         yield from read
+
+    # --- chunked reads (connectors/_chunked.py): one chunk per Storage Read stream -----------------
+
+    def plan_chunks(self, auth: BaseModel, request: ReadRequest, *, chunk_rows: int) -> ChunkPlan | None:
+        """One chunk per stream of a new read session (docs/types.md); None when chunking is off
+        (`chunk_rows` 0) or `read` reads the table another way (a query, the REST fallback)."""
+        if chunk_rows <= 0:
+            return None
+        return plan_read(self._prepare(auth, request), request, settings=self._settings, timeouts=self.timeouts)
+
+    def read_chunks(
+        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]]
+    ) -> Iterator[ChunkItem]:
+        """The streams `chunks` name, each read whole, `request.parallelism` at a time."""
+        parts = self._prepare(auth, request)
+        return read_streams(parts, request, chunks, settings=self._settings, timeouts=self.timeouts)
 
     def _read_view(self, parts: ReadParts, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         """A logical view or a filtered read: a query (window and filter in its WHERE), then its result."""

@@ -85,7 +85,8 @@ def test_a_cut_connection_resumes_each_stream_at_its_offset_in_the_same_session(
     grpc_port = int(bq_settings.bigquery_read_endpoint.rsplit(":", 1)[1])
     proxy = TcpProxy(("127.0.0.1", grpc_port), cut_after=3_000_000)
     sessions = Sessions()
-    monkeypatch.setattr("headwater.connectors.bigquery.read_client", sessions)
+    for module in ("bigquery", "_bq_chunks"):  # a plain read, a chunked one
+        monkeypatch.setattr(f"headwater.connectors.{module}.read_client", sessions)
     connector = BigQueryConnector(
         bq_settings.model_copy(update={"bigquery_read_endpoint": proxy.endpoint}), timeouts=TIMEOUTS
     )
@@ -126,7 +127,8 @@ def test_a_run_whose_emulator_is_killed_mid_read_and_restarted_lands_exactly_the
             threading.Thread(target=restart, daemon=True).start()
 
         sessions = Sessions(on_first_rows=kill_and_restart)
-        monkeypatch.setattr("headwater.connectors.bigquery.read_client", sessions)
+        for module in ("bigquery", "_bq_chunks"):  # a plain read, a chunked one
+            monkeypatch.setattr(f"headwater.connectors.{module}.read_client", sessions)
         settings = Settings(
             data_dir=tmp_path / "data",
             google_token_uri=token_server.url,

@@ -42,21 +42,31 @@ def test_the_emulator_answers_not_found_for_a_lost_stream(bq_settings: Settings)
 
 
 class ForgetfulReads:
-    """Wraps `read_client`: the first `lose` reads ask the real server for streams it never had."""
+    """Wraps `read_client`: the streams of the first `lose` read sessions are asked of the real server
+    under names it never had, as a restarted server would see them."""
 
     def __init__(self, lose: int) -> None:
         self.lose, self.sessions = lose, 0
+        self.lost: set[str] = set()
 
     def __call__(self, settings: Settings, credentials: Any) -> Any:
         client = read_client(settings, credentials)
-        self.sessions += 1
-        if self.sessions <= self.lose:
-            real = client.read_rows
+        create, read = client.create_read_session, client.read_rows
 
-            def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
-                return real(name.replace("/streams/", "/streams/lost-"), **kwargs)  # type: ignore[no-any-return]
+        def create_read_session(**kwargs: Any) -> Any:
+            session = create(**kwargs)
+            self.sessions += 1
+            if self.sessions <= self.lose:
+                self.lost.add(session.name)
+            return session
 
-            client.read_rows = read_rows  # type: ignore[method-assign]
+        def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
+            if name.rsplit("/streams/", 1)[0] in self.lost:
+                name = name.replace("/streams/", "/streams/lost-")
+            return read(name, **kwargs)  # type: ignore[no-any-return]
+
+        client.create_read_session = create_read_session  # type: ignore[method-assign]
+        client.read_rows = read_rows  # type: ignore[method-assign]
         return client
 
 
@@ -64,7 +74,8 @@ def test_a_lost_session_is_a_transient_error_not_the_users(
     monkeypatch: pytest.MonkeyPatch, connector: BigQueryConnector, oauth: BqOAuth, mixed_table: str
 ) -> None:
     forgetful = ForgetfulReads(lose=1)
-    monkeypatch.setattr("headwater.connectors.bigquery.read_client", forgetful)
+    for module in ("bigquery", "_bq_chunks"):  # a plain read, a chunked one
+        monkeypatch.setattr(f"headwater.connectors.{module}.read_client", forgetful)
     with pytest.raises(TransientError, match="new session") as lost:
         list(connector.read(oauth, ReadRequest(mixed_table, columns=("id",))))
     assert isinstance(lost.value, _bq_read.SessionLost)
@@ -79,7 +90,8 @@ def test_a_run_whose_session_is_lost_retries_and_lands_every_row_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bq_settings: Settings, mixed_table: str
 ) -> None:
     forgetful = ForgetfulReads(lose=1)
-    monkeypatch.setattr("headwater.connectors.bigquery.read_client", forgetful)
+    for module in ("bigquery", "_bq_chunks"):  # a plain read, a chunked one
+        monkeypatch.setattr(f"headwater.connectors.{module}.read_client", forgetful)
     settings = bq_settings.model_copy(
         update={
             "data_dir": tmp_path / "data",
