@@ -60,7 +60,7 @@ resources = Table(
     Index("ix_resources_state", "kind", "org", "sandbox", "state_key"),
     Index("ix_resources_spec", "kind", "org", "sandbox", "spec_key"),
     Index("ix_resources_ref", "kind", "org", "sandbox", "ref_key"),
-    Index("ix_resources_due", "kind", "next_due_at"),
+    Index("ix_resources_due", "kind", "next_due_at", "id"),
 )
 
 # Flow runs. (flow_id, scheduled_at) is unique so two schedulers never create the same run twice.

@@ -38,7 +38,7 @@ _RESOURCE_INDEXES = {
     "ix_resources_state": ["kind", "org", "sandbox", "state_key"],
     "ix_resources_spec": ["kind", "org", "sandbox", "spec_key"],
     "ix_resources_ref": ["kind", "org", "sandbox", "ref_key"],
-    "ix_resources_due": ["kind", "next_due_at"],
+    "ix_resources_due": ["kind", "next_due_at", "id"],
 }
 
 
