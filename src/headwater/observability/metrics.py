@@ -11,11 +11,11 @@ status codes and run statuses. No org, sandbox, resource id or credential is eve
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,8 +74,21 @@ class _Metrics:
     lag_seconds: Histogram
 
 
-@functools.cache
+_CREATED: list[_Metrics] = []
+# The first runs of a worker start together: metrics must be registered by one thread only, or the
+# second registration fails with prometheus_client's DuplicateTimeseries.
+_CREATE_LOCK = threading.Lock()
+
+
 def _metrics() -> _Metrics:
+    if not _CREATED:
+        with _CREATE_LOCK:
+            if not _CREATED:
+                _CREATED.append(_create())
+    return _CREATED[0]
+
+
+def _create() -> _Metrics:
     from prometheus_client import Counter, Histogram
 
     return _Metrics(
