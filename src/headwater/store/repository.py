@@ -26,6 +26,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -36,6 +37,9 @@ from headwater.errors import PreconditionFailed, TransientError
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.tables import api_clients, resources
+
+# pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
+_MIGRATION_LOCK = 0x68656164777472
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -134,6 +138,10 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Nodes starting together on a new database would each create the same tables and
+                # fail on the second; the lock makes the others wait, then find the schema current.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
