@@ -75,8 +75,10 @@ class ChunkedRead:
         try:
             for key, batch in items:
                 if batch is None:
-                    writer = writers.pop(key, None)
+                    writer = writers.get(key)
+                    # Still listed while closing: a close that fails (a full disk) is aborted below.
                     files = writer.close() if writer is not None else []
+                    writers.pop(key, None)
                     done = figures.pop(key, _Figures())
                     self.staging.stage(key, files=files, rows_in=done.rows_in, bytes_in=done.bytes_in,
                                        rows_out=done.rows_out, failed=done.failed)
