@@ -20,6 +20,7 @@ import pytest
 from headwater.lake import DatasetIdent
 from headwater.service import Services
 from headwater.settings import Settings
+from tests.runs.settled import wait_settled
 from tests.support.chain import ok
 from tests.support.ids import CATALOG, CRM_TO_AEP, FLOW, LAKE_SPEC, ORG, PG_SPEC
 from tests.support.live_filters import wait_run
@@ -172,6 +173,10 @@ def test_concurrent_writers_and_late_commits_land_exactly_once_through_the_api(
         for t in threads:
             t.join(timeout=30)
     # The writers have stopped; two more runs take what committed last (the second finds nothing new).
+    # A transaction left open anywhere in the cluster would delay (never lose) rows committed after
+    # it began: wait for the horizon, as a user's next scheduled run would simply come later.
+    with pg_admin() as conn:
+        wait_settled(conn)
     run_now(client, flow)
     last = run_now(client, flow)
     with pg_admin() as conn:
@@ -196,6 +201,7 @@ def test_an_integer_table_that_stops_growing_lands_its_last_rows(
         conn.execute(f"INSERT INTO {table} (grp) SELECT 3 FROM generate_series(1, 5)")  # ids 7..11
         run_now(client, flow)
         slow.execute("COMMIT")
+        wait_settled(conn)
     run_now(client, flow)
     run_now(client, flow)
     counts = landed_ids(server, client, dataset)

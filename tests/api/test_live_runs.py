@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.runs.settled import wait_settled
 from tests.support.ids import CATALOG, CONVERSION, CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
 from tests.support.pg import pg_admin
 from tests.support.server import LiveServer, cli, gateway_headers, start_server
@@ -269,6 +270,8 @@ def test_write_mode_replace_makes_a_rerun_replace_the_dataset(client: httpx.Clie
 
 
 def test_run_now_runs_a_recurring_flows_next_window(client: httpx.Client, table: str) -> None:
+    with pg_admin() as conn:
+        wait_settled(conn)  # rows committed under another session's open transaction would wait a run
     _, dataset, flow = chain(client, table, cast=False, recurring=True)
     plain = client.post(f"{FLOW}/runs", json={"flowId": flow})
     assert code_of(plain) == "FLOW-1386-400" and "runNow" in plain.text  # Adobe's answer stays
