@@ -29,16 +29,14 @@ def register_datasets(datasets: typer.Typer) -> None:
             if len(answer) < page:
                 break
         found = found[:limit] if limit is not None else found
-        if api.as_json:
-            output.emit_json(found)
-            return
-        output.table(
+        output.listing(
             found,
             [
-                ("id", "ID", lambda r: r.get("id")),
-                ("name", "NAME", lambda r: r.get("name")),
+                ("id", "ID", output.by_key("id")),
+                ("name", "NAME", output.by_key("name")),
                 ("created", "CREATED (UTC)", lambda r: output.when(r.get("created"))),
             ],
+            as_json=api.as_json,
         )
 
     @remote(datasets)

@@ -34,15 +34,12 @@ def schedule_text(flow: dict[str, Any]) -> str:
 def flows_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
     """List the sandbox's flows with their state, schedule and last run."""
     found = list_all(api, f"{FLOW}/flows", limit=limit, properties=prop)
-    if api.as_json:
-        output.emit_json(found)
-        return
-    output.table(
+    output.listing(
         found,
         [
-            ("id", "ID", lambda r: r.get("id")),
-            ("name", "NAME", lambda r: r.get("name")),
-            ("state", "STATE", lambda r: r.get("state")),
+            ("id", "ID", output.by_key("id")),
+            ("name", "NAME", output.by_key("name")),
+            ("state", "STATE", output.by_key("state")),
             ("schedule", "SCHEDULE", schedule_text),
             ("last", "LAST RUN", lambda r: (r.get("lastRunDetails") or {}).get("state")),
             (
@@ -51,6 +48,7 @@ def flows_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
                 lambda r: output.when((r.get("lastRunDetails") or {}).get("startedAtUTC")),
             ),
         ],
+        as_json=api.as_json,
     )
 
 

@@ -62,6 +62,14 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, empty: s
         typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
+def listing(rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, as_json: bool) -> None:
+    """A list command's answer: the rows as strict JSON, or a table of `columns`."""
+    if as_json:
+        emit_json(list(rows))
+    else:
+        table(rows, columns)
+
+
 def fields(doc: dict[str, Any], *, skip: Sequence[str] = ()) -> None:
     """A resource as `key: value` lines; nested values as compact JSON."""
     width = max((len(k) for k in doc if k not in skip), default=0)

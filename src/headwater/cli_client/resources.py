@@ -96,18 +96,16 @@ def _fitting_auth_spec(spec: dict[str, Any], params: dict[str, Any]) -> str | No
 def connections_list(api: Api, limit: Limit = None, prop: Property = None) -> None:
     """List the sandbox's connections."""
     found = list_all(api, f"{FLOW}/connections", limit=limit, properties=prop)
-    if api.as_json:
-        output.emit_json(found)
-        return
-    output.table(
+    output.listing(
         found,
         [
-            ("id", "ID", lambda r: r.get("id")),
-            ("name", "NAME", lambda r: r.get("name")),
+            ("id", "ID", output.by_key("id")),
+            ("name", "NAME", output.by_key("name")),
             ("spec", "SPEC", lambda r: (r.get("connectionSpec") or {}).get("id")),
-            ("state", "STATE", lambda r: r.get("state")),
+            ("state", "STATE", output.by_key("state")),
             ("created", "CREATED (UTC)", lambda r: output.when(r.get("createdAt"))),
         ],
+        as_json=api.as_json,
     )
 
 
