@@ -211,18 +211,7 @@ class Lake:
         if table.properties.get("commit.retry.num-retries") != "0":  # a table created elsewhere
             table = table.transaction().set_properties(_NO_AUTO_RETRY).commit_transaction()
         cursor_json = json.dumps(cursor, sort_keys=True, default=str) if cursor is not None else None
-        target = file_schema(table.schema())
-        conform = Conformer(target)
-        writer = RollingParquetWriter(
-            table.io,
-            data_dir=f"{table.location()}/data",
-            prefix=re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64],
-            schema=target,
-            target_file_bytes=self._target_file_bytes,
-            row_group_rows=self._row_group_rows,
-            row_group_bytes=self._row_group_bytes,
-            on_progress=on_progress,
-        )
+        writer, conform = self._data_writer(table, run_id, on_progress)
         try:
             for batch in batches:
                 writer.write(conform(batch))
@@ -245,7 +234,12 @@ class Lake:
         Its files are unreferenced until that commit: readers never see them, and
         `discard_staged` (or `remove_orphans`) deletes them if the run never commits.
         """
-        table = self._load(ident)
+        return StageWriter(*self._data_writer(self._load(ident), run_id, on_progress))
+
+    def _data_writer(
+        self, table: Table, run_id: str, on_progress: Callable[[int, int], None] | None
+    ) -> tuple[RollingParquetWriter, Conformer]:
+        """Rolling Parquet files of `run_id` in the table's data directory, and the batch conformer."""
         target = file_schema(table.schema())
         writer = RollingParquetWriter(
             table.io,
@@ -257,7 +251,7 @@ class Lake:
             row_group_bytes=self._row_group_bytes,
             on_progress=on_progress,
         )
-        return StageWriter(writer, Conformer(target))
+        return writer, Conformer(target)
 
     def discard_staged(self, ident: DatasetIdent, paths: Sequence[str]) -> None:
         """Delete staged files of a run that will never commit (best effort; a dropped dataset has none)."""
