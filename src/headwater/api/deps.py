@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -10,11 +9,11 @@ from fastapi import Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from headwater.domain.sandbox import is_sandbox_name
 from headwater.errors import BadRequest, GatewayError
 from headwater.service import Context, ListQuery, Services
 from headwater.store import Scope
 
-_SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 T = TypeVar("T")
 
 
@@ -82,7 +81,7 @@ async def context(
             code="2105",
         )
     sandbox = x_sandbox_name.strip()
-    if not _SANDBOX_RE.match(sandbox):
+    if not is_sandbox_name(sandbox):
         raise BadRequest(
             "The header x-sandbox-name must be a lowercase sandbox name (letters, digits, dashes).", code="1007"
         )

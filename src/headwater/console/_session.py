@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import re
 import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,11 +18,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from headwater.domain.sandbox import is_sandbox_name
+
 SESSION_COOKIE = "hw_console"
 SIGNIN_COOKIE = "hw_console_signin"
-# The same rule as the API's x-sandbox-name header.
-SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_RECENT = 8
+_RECENT = 8  # sandboxes the switcher offers
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("t", "s", "c")):
             return None
-        if not SANDBOX_RE.match(data["s"]):
+        if not is_sandbox_name(data["s"]):
             return None
-        recent = tuple(s for s in data.get("r", []) if isinstance(s, str) and SANDBOX_RE.match(s))
+        recent = tuple(s for s in data.get("r", []) if isinstance(s, str) and is_sandbox_name(s))
         return Session(token=data["t"], sandbox=data["s"], csrf=data["c"], recent=recent)

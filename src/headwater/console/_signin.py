@@ -28,7 +28,8 @@ from headwater.console._access import (
     set_session_cookie,
 )
 from headwater.console._route import ConsoleRoute
-from headwater.console._session import SANDBOX_RE, SESSION_COOKIE, SIGNIN_COOKIE, new_session
+from headwater.console._session import SESSION_COOKIE, SIGNIN_COOKIE, new_session
+from headwater.domain.sandbox import is_sandbox_name
 from headwater.errors import GatewayError
 from headwater.identity import Principal
 
@@ -143,7 +144,7 @@ async def switch_sandbox(request: Request) -> Response:
     page = await run_in_threadpool(open_page, request)
     check_csrf(page, form)
     sandbox = one(form, "sandbox").strip()
-    if not SANDBOX_RE.match(sandbox):
+    if not is_sandbox_name(sandbox):
         return page.render(
             "error.html",
             status=400,
