@@ -25,7 +25,7 @@ from tests.support.chain import ok
 from tests.support.ids import CATALOG, CRM_TO_AEP, FLOW, LAKE_SPEC, ORG, PG_SPEC
 from tests.support.live_filters import wait_run
 from tests.support.pg import pg_admin
-from tests.support.server import LiveServer, gateway_headers, start_server
+from tests.support.server import LiveServer, running_server, sandbox_client
 
 pytestmark = pytest.mark.slow  # a server, writers for ~12 s
 
@@ -35,17 +35,13 @@ LATE_SECONDS = 5.0  # a transaction stamped now() that commits this much later, 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("live_incr"), extra_env={"HEADWATER_RUN_POLL_SECONDS": "0.1"})
-    try:
+    with running_server(tmp_path_factory.mktemp("live_incr"), {"HEADWATER_RUN_POLL_SECONDS": "0.1"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    headers = {**gateway_headers(server, ORG), "x-sandbox-name": f"i{uuid.uuid4().hex[:8]}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+    with sandbox_client(server, ORG, prefix="i") as c:
         yield c
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,3 +104,11 @@ def gateway_headers(server: LiveServer, org: str) -> dict[str, str]:
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
     return {"Authorization": f"Bearer {token}", "x-api-key": creds["client_id"], "x-gw-ims-org-id": org}
+
+
+@contextmanager
+def sandbox_client(server: LiveServer, org: str, *, prefix: str = "t") -> Iterator[httpx.Client]:
+    """An HTTP client of `server` with `org`'s gateway headers, in a new sandbox of its own."""
+    headers = {**gateway_headers(server, org), "x-sandbox-name": f"{prefix}{uuid.uuid4().hex[:8]}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+        yield client

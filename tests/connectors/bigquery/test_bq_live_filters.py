@@ -3,7 +3,6 @@ answers as PostgreSQL (tests/support/live_filters.py), pushed down as query para
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from tests.connectors.bigquery.test_bq_filter import people as people
 from tests.support.chain import make_chain
 from tests.support.ids import BQ_SPEC, ORG
 from tests.support.live_filters import LIVE_CASES, assert_explore_filters, filtered_run_ids
-from tests.support.server import LiveServer, gateway_headers, start_server
+from tests.support.server import LiveServer, running_server, sandbox_client
 
 pytestmark = pytest.mark.slow  # a `headwater serve` process for the module
 
@@ -31,17 +30,13 @@ def server(
         "HEADWATER_BIGQUERY_API_ENDPOINT": bq_emulator.rest,
         "HEADWATER_BIGQUERY_READ_ENDPOINT": bq_emulator.grpc,
     }
-    srv = start_server(tmp_path_factory.mktemp("bq_live_filters"), extra_env=env)
-    try:
+    with running_server(tmp_path_factory.mktemp("bq_live_filters"), env) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    headers = {**gateway_headers(server, ORG), "x-sandbox-name": f"b{uuid.uuid4().hex[:8]}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+    with sandbox_client(server, ORG, prefix="b") as c:
         yield c
 
 

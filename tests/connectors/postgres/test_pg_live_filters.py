@@ -3,7 +3,6 @@ matching rows, the explore preview applies `filters=`, and bad filters are refus
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,24 +15,20 @@ from tests.support.chain import make_chain
 from tests.support.ids import FLOW, ORG
 from tests.support.live_filters import LIVE_CASES, assert_explore_filters, code_of, filtered_run_ids
 from tests.support.pql import BAD
-from tests.support.server import LiveServer, gateway_headers, start_server
+from tests.support.server import LiveServer, running_server, sandbox_client
 
 pytestmark = pytest.mark.slow  # a `headwater serve` process for the module
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("pg_live_filters"), extra_env={"HEADWATER_RUN_POLL_SECONDS": "0.2"})
-    try:
+    with running_server(tmp_path_factory.mktemp("pg_live_filters"), {"HEADWATER_RUN_POLL_SECONDS": "0.2"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    headers = {**gateway_headers(server, ORG), "x-sandbox-name": f"f{uuid.uuid4().hex[:8]}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+    with sandbox_client(server, ORG, prefix="f") as c:
         yield c
 
 
