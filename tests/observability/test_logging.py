@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from headwater.api import create_app
+from headwater.connectors._parallel import read_in_parallel
 from headwater.observability.context import run_scope
 from headwater.observability.log_setup import AddContext, JsonFormatter, RedactSecrets, TextFormatter, logging_config
 from headwater.observability.redact import redact
@@ -72,6 +73,23 @@ def test_lines_outside_a_request_or_run_carry_no_id(captured: io.StringIO) -> No
     assert by_message["inside"]["run_id"] == "run-123"
     assert "run_id" not in by_message["before"] and "run_id" not in by_message["after"]
     assert "request_id" not in by_message["inside"]
+
+
+def test_threads_a_run_starts_log_its_run_id(captured: io.StringIO) -> None:
+    """Parallel readers (one per chunk or stream) log from their own threads, which must carry the run id."""
+    log = logging.getLogger("headwater.test")
+
+    def job(n: int) -> Iterator[int]:
+        log.info("reader %d", n)
+        yield n
+
+    with run_scope("run-threads"):
+        values = sorted(
+            read_in_parallel([lambda n=n: job(n) for n in range(3)], workers=3, queue_size=1, thread_name="t")
+        )
+    assert values == [0, 1, 2]
+    readers = [x for x in _lines(captured) if x["message"].startswith("reader ")]
+    assert len(readers) == 3 and {x["run_id"] for x in readers} == {"run-threads"}
 
 
 def test_text_lines_show_the_ids() -> None:

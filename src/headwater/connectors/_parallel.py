@@ -10,6 +10,7 @@ the workers are told to stop and their pending batches are dropped.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import queue
 import threading
 import time
@@ -88,7 +89,11 @@ def read_in_parallel(
             put(_Done())
 
     count = max(1, min(workers, len(jobs)))
-    threads = [threading.Thread(target=work, name=f"{thread_name}-{i}", daemon=True) for i in range(count)]
+    # Each worker runs in a copy of the caller's context, so its log lines carry the caller's run id.
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"{thread_name}-{i}", daemon=True)
+        for i in range(count)
+    ]
     for thread in threads:
         thread.start()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 
@@ -26,7 +27,10 @@ class Heartbeat:
         self._ledger, self._run_id, self._owner, self._settings = ledger, run_id, owner, settings
         self._stop = threading.Event()
         self.lost = False
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
+        # In a copy of the run's context: its warnings carry the run id like the run's own lines.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._loop,), name=f"heartbeat-{run_id[:8]}", daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
