@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from headwater.domain.kinds import ResourceKind
-from headwater.errors import BadRequest
+from headwater.errors import BadRequest, NotFound
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.store import Record
+from headwater.store.references import InUse
+
+# The error a delete refused because a flow uses the resource answers with.
+Refusal = Callable[[InUse], BadRequest]
 
 
 def text_field(body: dict[str, Any], field: str, *, required: bool, code: str = "1323") -> str | None:
@@ -30,19 +34,27 @@ def spec_ref(body: dict[str, Any], field: str) -> dict[str, str]:
     return {"id": ref["id"], "version": str(ref.get("version") or "1.0")}
 
 
-def refuse_if_used(flows: list[Record], field: str, resource_id: str) -> None:
-    """Refuse to delete a resource that a flow still names in its list `field`."""
-    users = [f.id for f in flows if resource_id in f.doc.get(field, [])]
-    if users:
-        raise BadRequest(f"Found active flows containing id {resource_id}: delete flow {users[0]} first.", code="1447")
+def delete_unless_used(service: ResourceService, ctx: Context, resource_id: str, refusal: Refusal) -> None:
+    """Delete a resource unless a flow uses it: the store checks and deletes in one transaction."""
+    service.record(ctx, resource_id)
+    try:
+        deleted = service.core.store.delete_unless_used(service.kind, ctx.scope, resource_id)
+    except InUse as used:
+        raise refusal(used) from None
+    if not deleted:
+        raise NotFound(service.api_name, resource_id)
+
+
+def _named_by_a_flow(used: InUse) -> BadRequest:
+    return BadRequest(
+        f"Found active flows containing id {used.resource_id}: delete flow {used.flow_id} first.", code="1447"
+    )
 
 
 class FlowEndpointService(ResourceService):
-    """Create, PATCH of the listed fields, and a delete refused while a flow uses the connection
-    (`flow_field` names the flow's list of ids)."""
+    """Create, PATCH of the listed fields, and a delete refused while a flow names the connection."""
 
     patchable: tuple[str, ...]
-    flow_field: str
 
     def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
         raise NotImplementedError
@@ -60,5 +72,5 @@ class FlowEndpointService(ResourceService):
 
         return patch_resource(self, ctx, resource_id, if_match, body, patchable=self.patchable, rebuild=rebuild)
 
-    def before_delete(self, ctx: Context, resource_id: str) -> None:
-        refuse_if_used(self.core.store.list(ResourceKind.FLOW, ctx.scope), self.flow_field, resource_id)
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        delete_unless_used(self, ctx, resource_id, _named_by_a_flow)

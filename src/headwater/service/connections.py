@@ -13,9 +13,11 @@ from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.domain.row_filter import decode_filter
 from headwater.errors import BadRequest, ConfigError, NotFound, TransientError
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
+from headwater.service._endpoints import delete_unless_used
 from headwater.service._fields import known_fields
 from headwater.service.explore_wire import explore_item_json, table_preview_json, table_schema_json
 from headwater.store import Record
+from headwater.store.references import InUse
 
 log = logging.getLogger("headwater.service.connections")
 
@@ -24,6 +26,15 @@ MASK = "********"
 _CONN_STRING_SECRET = re.compile(r"(?i)((?:^|;)\s*(?:password|pwd|truststore)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)")
 _PATCHABLE = ("name", "description", "auth", "state")
 _PATCHABLE_STATES = (ResourceState.ENABLED, ResourceState.DISABLED, ResourceState.INITIALIZING)
+
+
+def _used_through_a_source(used: InUse) -> BadRequest:
+    return BadRequest(
+        f"The base connection with the ID {used.resource_id} cannot be deleted because the base "
+        "connection is being used in one or more flows. Please ensure that corresponding flows "
+        "are deleted before deleting a base connection.",
+        code="1418",
+    )
 
 
 def redact_connection_string(text: str) -> str:
@@ -149,22 +160,9 @@ class ConnectionService(ResourceService):
             raise BadRequest("The field auth.params must be an object.", code="1455")
         patched["auth"] = known_fields(auth, ("specName", "params", "type"), where="auth.", code="1455")
 
-    def before_delete(self, ctx: Context, resource_id: str) -> None:
-        sources = [
-            r.id
-            for r in self.core.store.list(ResourceKind.SOURCE_CONNECTION, ctx.scope)
-            if r.doc.get("baseConnectionId") == resource_id
-        ]
-        if not sources:
-            return
-        for flow in self.core.store.list(ResourceKind.FLOW, ctx.scope):
-            if set(flow.doc.get("sourceConnectionIds", [])) & set(sources):
-                raise BadRequest(
-                    f"The base connection with the ID {resource_id} cannot be deleted because the base "
-                    "connection is being used in one or more flows. Please ensure that corresponding flows "
-                    "are deleted before deleting a base connection.",
-                    code="1418",
-                )
+    def delete(self, ctx: Context, resource_id: str) -> None:
+        """Refused while a flow names one of the connection's source connections."""
+        delete_unless_used(self, ctx, resource_id, _used_through_a_source)
 
     def test(self, ctx: Context, connection_id: str) -> dict[str, Any]:
         """Connect for real. A failure is reported in the body (`result: false`) with an actionable message."""

@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 from headwater.errors import PreconditionFailed, TransientError
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
+from headwater.store.references import InUse, first_user, forget_flow, write_flow_references
 from headwater.store.tables import api_clients, resources
 
 # pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
@@ -240,6 +241,8 @@ class Store:
                     **index_keys(kind, doc),
                 )
             )
+            if kind == "flow":
+                write_flow_references(conn, scope.org, scope.sandbox, id, doc, created=True)
         return Record(id, kind, scope, doc, secrets, etag, ts, ts)
 
     def get(self, kind: str, scope: Scope, id: str) -> Record | None:
@@ -374,17 +377,39 @@ class Store:
                 raise PreconditionFailed(
                     f"The resource {id} was changed by another request; fetch it again and retry with its new etag."
                 )
+            if kind == "flow":
+                write_flow_references(conn, scope.org, scope.sandbox, id, doc, created=False)
             row = conn.execute(select(resources.c.created_at).where(resources.c.id == id)).one()
         return Record(id, kind, scope, doc, secrets, etag, row.created_at, ts)
 
+    @staticmethod
+    def _delete_row(conn: Connection, kind: str, scope: Scope, id: str) -> bool:
+        result = conn.execute(
+            delete(resources).where(
+                resources.c.id == id,
+                resources.c.kind == kind,
+                resources.c.org == scope.org,
+                resources.c.sandbox == scope.sandbox,
+            )
+        )
+        if result.rowcount and kind == "flow":
+            forget_flow(conn, id)
+        return bool(result.rowcount)
+
     def delete(self, kind: str, scope: Scope, id: str) -> bool:
         with self.begin() as conn:
-            result = conn.execute(
-                delete(resources).where(
-                    resources.c.id == id,
-                    resources.c.kind == kind,
-                    resources.c.org == scope.org,
-                    resources.c.sandbox == scope.sandbox,
-                )
-            )
-        return bool(result.rowcount)
+            return self._delete_row(conn, kind, scope, id)
+
+    def delete_unless_used(self, kind: str, scope: Scope, id: str) -> bool:
+        """Delete a resource unless a flow uses it (raises InUse), in one transaction; False if absent.
+
+        The row is deleted before the check reads, so the delete holds it: a flow write naming it
+        either committed first and is seen, or waits and then finds it gone (store/references.py).
+        """
+        with self.begin() as conn:
+            if not self._delete_row(conn, kind, scope, id):
+                return False
+            user = first_user(conn, kind, scope.org, scope.sandbox, id)
+            if user is not None:
+                raise InUse(id, user)  # leaving the block rolls the delete back
+        return True

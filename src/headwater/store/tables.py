@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -61,6 +62,22 @@ resources = Table(
     Index("ix_resources_spec", "kind", "org", "sandbox", "spec_key"),
     Index("ix_resources_ref", "kind", "org", "sandbox", "ref_key"),
     Index("ix_resources_due", "kind", "next_due_at", "id"),
+)
+
+# What each flow names: one row per id in its `sourceConnectionIds` or `targetConnectionIds`
+# (`field`), derived from the flow's doc in the transaction that writes the flow
+# (store/references.py). Deleting a connection asks this index whether a flow still names it,
+# instead of reading every flow of the sandbox.
+flow_references = Table(
+    "flow_references",
+    metadata,
+    Column("flow_id", String(64), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("referenced_id", String(64), nullable=False),
+    Column("org", String(255), nullable=False),
+    Column("sandbox", String(64), nullable=False),
+    PrimaryKeyConstraint("flow_id", "field", "referenced_id", name="pk_flow_references"),
+    Index("ix_flow_references_referenced", "org", "sandbox", "referenced_id"),
 )
 
 # Flow runs. (flow_id, scheduled_at) is unique so two schedulers never create the same run twice.

@@ -1,0 +1,146 @@
+"""Which flows use a resource, answered by the `flow_references` index instead of reading every flow.
+
+A flow's reference rows are derived from its doc in the transaction that writes the flow, and a
+delete checks them in its own transaction after deleting the row, so the check and the delete are
+one step:
+
+- A resource a flow write names for the first time is locked (PostgreSQL `FOR KEY SHARE`) and must
+  still exist: a delete that got there first makes the write fail; a delete that comes later waits
+  for the write to commit, then sees its reference rows and is refused.
+- On SQLite every write statement comes before the reads that depend on it, so the transaction holds
+  the database's one write lock while it reads and no other writer can commit in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from headwater.errors import BadRequest
+from headwater.store.tables import flow_references, resources
+
+# The flow doc fields that name other resources, and the kind each one names.
+FLOW_REFERENCE_FIELDS = {"sourceConnectionIds": "sourceConnection", "targetConnectionIds": "targetConnection"}
+_FIELD_OF_KIND = {kind: field for field, kind in FLOW_REFERENCE_FIELDS.items()}
+_NOUNS = {"sourceConnection": "source connection", "targetConnection": "target connection"}
+# An id longer than the resources' id column cannot name a stored resource.
+_ID_SIZE = 64
+
+
+class InUse(Exception):
+    """A resource was not deleted because a flow still uses it (`flow_id`, the oldest such flow)."""
+
+    def __init__(self, resource_id: str, flow_id: str) -> None:
+        super().__init__(f"{resource_id} is used by flow {flow_id}")
+        self.resource_id = resource_id
+        self.flow_id = flow_id
+
+
+def flow_reference_pairs(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (field, id) pairs a flow doc names; entries that are not ids of a stored size are skipped."""
+    pairs: set[tuple[str, str]] = set()
+    for field in FLOW_REFERENCE_FIELDS:
+        ids = doc.get(field)
+        if isinstance(ids, list):
+            pairs |= {(field, i) for i in ids if isinstance(i, str) and 0 < len(i) <= _ID_SIZE}
+    return pairs
+
+
+def flow_reference_rows(flow_id: str, org: str, sandbox: str, doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The `flow_references` rows of a flow holding `doc` (the migration's backfill writes the same)."""
+    return [
+        {"flow_id": flow_id, "field": field, "referenced_id": rid, "org": org, "sandbox": sandbox}
+        for field, rid in sorted(flow_reference_pairs(doc))
+    ]
+
+
+def write_flow_references(
+    conn: Connection, org: str, sandbox: str, flow_id: str, doc: dict[str, Any], *, created: bool
+) -> None:
+    """Make a flow's reference rows match `doc`, in the caller's transaction, after the flow's own write."""
+    wanted = flow_reference_pairs(doc)
+    held: set[tuple[str, str]] = set()
+    if not created:
+        query = select(flow_references.c.field, flow_references.c.referenced_id).where(
+            flow_references.c.flow_id == flow_id
+        )
+        held = {(r.field, r.referenced_id) for r in conn.execute(query)}
+    if wanted == held:
+        return
+    _hold_named(conn, org, sandbox, wanted - held, draft=doc.get("state") == "draft")
+    if held:
+        conn.execute(delete(flow_references).where(flow_references.c.flow_id == flow_id))
+    if wanted:
+        conn.execute(insert(flow_references), flow_reference_rows(flow_id, org, sandbox, doc))
+
+
+def _locked(conn: Connection, org: str, sandbox: str, ids: set[str], *columns: Any) -> list[Any]:
+    query = (
+        select(resources.c.id, resources.c.kind, *columns)
+        .where(resources.c.id.in_(sorted(ids)), resources.c.org == org, resources.c.sandbox == sandbox)
+        .with_for_update(read=True, key_share=True)
+    )
+    return list(conn.execute(query))
+
+
+def _hold_named(conn: Connection, org: str, sandbox: str, added: set[tuple[str, str]], *, draft: bool) -> None:
+    """Lock what a flow now names for the rest of the transaction; refuse it if a delete came first.
+
+    The messages are the ones the flow's validation gives, which the write raced past. A source
+    connection's base connection is held too, since deleting a base connection looks at the flows
+    over its source connections; a draft may sit over a source whose base is gone, as validation
+    allows.
+    """
+    if not added:
+        return
+    found = {r.id: r for r in _locked(conn, org, sandbox, {rid for _, rid in added}, resources.c.doc)}
+    bases: set[str] = set()
+    for field, rid in sorted(added):
+        kind = FLOW_REFERENCE_FIELDS[field]
+        row = found.get(rid)
+        if row is None or row.kind != kind:
+            raise BadRequest(f"The {_NOUNS[kind]} {rid} is not found in this sandbox.", code="1338")
+        base = row.doc.get("baseConnectionId") if kind == "sourceConnection" else None
+        if isinstance(base, str):
+            bases.add(base)
+    if not bases:
+        return
+    held_bases = {r.id for r in _locked(conn, org, sandbox, bases) if r.kind == "connection"}
+    if not draft and bases - held_bases:
+        raise BadRequest("The source connection's base connection no longer exists.", code="1338")
+
+
+def forget_flow(conn: Connection, flow_id: str) -> None:
+    conn.execute(delete(flow_references).where(flow_references.c.flow_id == flow_id))
+
+
+def first_user(conn: Connection, kind: str, org: str, sandbox: str, resource_id: str) -> str | None:
+    """The oldest flow in the sandbox that uses a resource of `kind`, or None.
+
+    A source or target connection is used by a flow that names it; a base connection by a flow that
+    names one of its source connections.
+    """
+    refs, flows = flow_references, resources.alias("flows")
+    query = (
+        select(refs.c.flow_id)
+        .join(flows, flows.c.id == refs.c.flow_id)
+        .where(refs.c.org == org, refs.c.sandbox == sandbox)
+        .order_by(flows.c.created_at, flows.c.id)
+        .limit(1)
+    )
+    if kind in _FIELD_OF_KIND:
+        query = query.where(refs.c.referenced_id == resource_id, refs.c.field == _FIELD_OF_KIND[kind])
+    elif kind == "connection":
+        # `ref_key` is the source connection's base connection id, lower-cased (store/keys.py).
+        sources = resources.alias("sources")
+        query = query.join(sources, sources.c.id == refs.c.referenced_id).where(
+            refs.c.field == "sourceConnectionIds",
+            sources.c.kind == "sourceConnection",
+            sources.c.org == org,
+            sources.c.sandbox == sandbox,
+            sources.c.ref_key == resource_id.lower(),
+        )
+    else:
+        return None
+    return conn.execute(query).scalar()
