@@ -28,6 +28,14 @@ catalog = APIRouter()
 conversion = APIRouter()
 IntQ = Annotated[str | None, Query()]
 PropertiesQ = Annotated[str | None, Query(description="Comma-separated top-level properties to return")]
+OrderByQ = Annotated[
+    str | None,
+    Query(
+        alias="orderBy",
+        description="createdDate or updatedDate; prefix - for descending, + (or nothing) for ascending",
+    ),
+]
+NameQ = Annotated[str | None, Query(description="Only the mapping sets of this name (any letter case)")]
 
 
 def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> int:
@@ -72,9 +80,7 @@ def create_dataset(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> J
     response_model=None,
     responses={200: {"model": DatasetMap, "description": "Datasets keyed by id, as Catalog answers"}},
 )
-def list_datasets(
-    ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None, properties: PropertiesQ = None
-) -> Any:
+def list_datasets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None, properties: PropertiesQ = None) -> Any:
     """The sandbox's datasets, `limit` (at most 100) from offset `start`; `properties=name,schemaRef` keeps
     only those properties of each."""
     found = svc.datasets.list_catalog(
@@ -140,10 +146,17 @@ def create_mapping_set(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) 
     response_model=None,
     responses={200: {"model": MappingSetPage, "description": "Data Prep's page: `{_links, _page, data}`"}},
 )
-def list_mapping_sets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None) -> Any:
-    """The sandbox's mapping sets, `limit` (default 10, at most 100) from offset `start`, newest first."""
+def list_mapping_sets(
+    ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None, order_by: OrderByQ = None, name: NameQ = None
+) -> Any:
+    """The sandbox's mapping sets, `limit` (default 10, at most 100) from offset `start`, newest change
+    first unless `orderBy` says otherwise; `name` keeps those of that name (letter case aside)."""
     return svc.mapping_sets.page(
-        ctx, limit=_bounded_int(limit, "limit", 10, 100) or 10, start=_bounded_int(start, "start", 0, 10**9)
+        ctx,
+        limit=_bounded_int(limit, "limit", 10, 100) or 10,
+        start=_bounded_int(start, "start", 0, 10**9),
+        order_by=order_by,
+        name=name,
     )
 
 

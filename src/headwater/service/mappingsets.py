@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from headwater.domain.kinds import ResourceKind
 from headwater.domain.numbers import ascii_int
@@ -12,6 +13,8 @@ from headwater.mapping import validate_mapping_document
 from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.service._fields import known_fields
 from headwater.store import Record
+from headwater.store.keys import fits
+from headwater.store.paging import Cond, Page
 
 # Data Prep fields Headwater does not implement: refused, since accepting them would promise a behaviour.
 _NOT_SUPPORTED = ("inputSchema", "outputSchema", "allowNullValues")
@@ -90,11 +93,58 @@ class MappingSetService(ResourceService):
     def get_one(self, ctx: Context, mapping_id: str) -> dict[str, Any]:
         return self.view(self.record(ctx, mapping_id))
 
-    def page(self, ctx: Context, *, limit: int, start: int) -> dict[str, Any]:
-        """Data Prep's list: `{_links, _page: {count, limit}, data}`, newest first, `limit` from offset `start`."""
-        records = sorted(self.core.store.list(self.kind, ctx.scope), key=lambda r: (-r.updated_at, r.id))
-        data = [self.view(r) for r in records[start : start + limit]]
+    def page(
+        self, ctx: Context, *, limit: int, start: int, order_by: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """Data Prep's list: `{_links, _page: {count, limit}, data}`, `limit` from offset `start`.
+
+        Newest change first unless `orderBy` names `createdDate` or `updatedDate` (`-` descending,
+        `+` or no sign ascending); `name` keeps the mapping sets of that name (any letter case). The
+        page is cut in SQL on the (kind, sandbox, time, id) index: one row beyond the page tells
+        whether a next page exists without counting the sandbox.
+        """
+        column, descending = _order(order_by)
+        page = Page(conds=_named(name), order=column, descending=descending, limit=limit + 1, offset=start)
+        records = self.core.store.page(self.kind, ctx.scope, page)
+        data = [self.view(r) for r in records[:limit]]
         links: dict[str, Any] = {}
-        if start + limit < len(records):
-            links["next"] = {"href": f"/mappingSets?limit={limit}&start={start + limit}"}
+        if len(records) > limit:
+            query: dict[str, Any] = {"limit": limit, "start": start + limit}
+            query |= {"orderBy": order_by.strip()} if order_by is not None else {}
+            query |= {"name": name} if name is not None else {}
+            links["next"] = {"href": f"/mappingSets?{urlencode(query)}"}
         return {"_links": links, "_page": {"count": len(data), "limit": limit}, "data": data}
+
+
+# Data Prep's `orderBy` fields as store columns; `lastUpdateDate` is the name Data Prep gives its
+# default order, `modifiedDate` the field that shows the update.
+_ORDER_COLUMNS = {
+    "createddate": "created_at",
+    "updateddate": "updated_at",
+    "lastupdatedate": "updated_at",
+    "modifieddate": "updated_at",
+}
+
+
+def _order(order_by: str | None) -> tuple[str, bool]:
+    """The column and direction of `orderBy`; an unescaped `+` arrives as a space, so both mean ascending."""
+    if order_by is None:
+        return "updated_at", True
+    text = order_by.strip()
+    descending = text.startswith("-")
+    column = _ORDER_COLUMNS.get(text.lstrip("+-").strip().lower())
+    if column is None:
+        raise BadRequest(
+            "The orderBy parameter must be createdDate or updatedDate, prefixed with - for descending order.",
+            code="1000",
+        )
+    return column, descending
+
+
+def _named(name: str | None) -> tuple[Cond, ...]:
+    """The SQL condition of a `name` filter, on the lower-cased copy of the name the store keeps."""
+    if name is None:
+        return ()
+    if not name.strip() or not fits("name_key", name):
+        raise BadRequest("The name parameter must be a mapping set's name (1 to 255 characters).", code="1000")
+    return (Cond("name_key", "in", (name.lower(),)),)
