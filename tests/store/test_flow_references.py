@@ -54,9 +54,7 @@ def _refused_by(store: Store, kind: str, resource_id: str, scope: Scope = SCOPE)
 
 
 def _references(store: Store, flow_id: str) -> set[tuple[str, str]]:
-    query = select(flow_references.c.field, flow_references.c.referenced_id).where(
-        flow_references.c.flow_id == flow_id
-    )
+    query = select(flow_references.c.field, flow_references.c.referenced_id).where(flow_references.c.flow_id == flow_id)
     with store.begin() as conn:
         return {(r.field, r.referenced_id) for r in conn.execute(query)}
 
