@@ -35,6 +35,9 @@ OrderByQ = Annotated[
         description="createdDate or updatedDate; prefix - for descending, + (or nothing) for ascending",
     ),
 ]
+CatalogOrderQ = Annotated[
+    str | None, Query(alias="orderBy", description="created or updated, optionally asc: or desc: (desc:created)")
+]
 NameQ = Annotated[str | None, Query(description="Only the mapping sets of this name (any letter case)")]
 
 
@@ -80,11 +83,21 @@ def create_dataset(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> J
     response_model=None,
     responses={200: {"model": DatasetMap, "description": "Datasets keyed by id, as Catalog answers"}},
 )
-def list_datasets(ctx: Ctx, svc: Svc, limit: IntQ = None, start: IntQ = None, properties: PropertiesQ = None) -> Any:
-    """The sandbox's datasets, `limit` (at most 100) from offset `start`; `properties=name,schemaRef` keeps
-    only those properties of each."""
+def list_datasets(
+    ctx: Ctx,
+    svc: Svc,
+    limit: IntQ = None,
+    start: IntQ = None,
+    properties: PropertiesQ = None,
+    order_by: CatalogOrderQ = None,
+) -> Any:
+    """The sandbox's datasets, `limit` (default 20, at most 100) from offset `start`, oldest first unless
+    `orderBy` says otherwise; `properties=name,schemaRef` keeps only those properties of each."""
     found = svc.datasets.list_catalog(
-        ctx, limit=_bounded_int(limit, "limit", 50, 100) or 50, start=_bounded_int(start, "start", 0, 10**9)
+        ctx,
+        limit=_bounded_int(limit, "limit", 20, 100) or 20,
+        start=_bounded_int(start, "start", 0, 10**9),
+        order_by=order_by,
     )
     return _only(found, properties)
 

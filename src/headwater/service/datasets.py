@@ -47,6 +47,24 @@ _KNOWN = ("name", "description", "schemaRef", "schema", "source", "tags", "fileD
 _CLASSIFICATION = {"dataBehavior": "record", "managedBy": "CUSTOMER"}
 
 
+# Catalog's `orderBy` fields that a column of the store holds (and indexes).
+_ORDER_COLUMNS = {"created": "created_at", "updated": "updated_at"}
+
+
+def catalog_order(order_by: str | None) -> tuple[str, bool]:
+    """Catalog's `orderBy` (`created`, `asc:updated`, `desc:created`) as a store column and direction."""
+    if order_by is None:
+        return "created_at", False
+    direction, _, field = order_by.strip().rpartition(":")
+    column = _ORDER_COLUMNS.get(field.strip())
+    if column is None or direction.strip().lower() not in ("", "asc", "desc"):
+        raise BadRequest(
+            "The orderBy parameter must be created or updated, optionally prefixed asc: or desc: (e.g. desc:created).",
+            code="1000",
+        )
+    return column, direction.strip().lower() == "desc"
+
+
 class DatasetService(ResourceService):
     """Datasets of the Catalog API, stored as Iceberg tables in the lake."""
 
@@ -164,6 +182,10 @@ class DatasetService(ResourceService):
         out.pop("createdBy", None)
         out.pop("updatedBy", None)
         out.pop("updatedClient", None)
+        if out.get("schemaRef") is None:
+            # Catalog leaves out what a dataset does not have: `schemaRef: null` would break clients
+            # that read `dataset.get("schemaRef", {}).get("id")`.
+            out.pop("schemaRef", None)
         if facts is None:
             facts = self._facts([record])[record.id]
         out["schema"] = facts["schema"]
@@ -173,8 +195,11 @@ class DatasetService(ResourceService):
     def get_catalog(self, ctx: Context, dataset_id: str) -> dict[str, Any]:
         return {dataset_id: self.view(self.record(ctx, dataset_id))}
 
-    def list_catalog(self, ctx: Context, *, limit: int, start: int) -> dict[str, Any]:
-        records = self.core.store.page(self.kind, ctx.scope, Page(limit=limit, offset=start))
+    def list_catalog(self, ctx: Context, *, limit: int, start: int, order_by: str | None = None) -> dict[str, Any]:
+        """`limit` datasets from offset `start`, oldest first unless Catalog's `orderBy` says otherwise."""
+        column, descending = catalog_order(order_by)
+        page = Page(order=column, descending=descending, limit=limit, offset=start)
+        records = self.core.store.page(self.kind, ctx.scope, page)
         facts = self._facts(records)
         return {r.id: self.view(r, facts=facts[r.id]) for r in records}
 

@@ -88,6 +88,12 @@ class MappingSetService(ResourceService):
             "imsOrgId": record.scope.org,
         }
         out |= {k: record.doc[k] for k in ("name", "description") if k in record.doc}
+        xdm_schema = record.doc.get("xdmSchema")
+        if isinstance(xdm_schema, str):
+            # Data Prep answers the schema a mapping set was created for under its newer names too
+            # (what current clients read); its content type is not known here, so it is left out.
+            out["schemaRef"] = {"id": xdm_schema}
+            out["outputSchema"] = {"schemaRef": {"id": xdm_schema}}
         return out
 
     def get_one(self, ctx: Context, mapping_id: str) -> dict[str, Any]:

@@ -78,10 +78,37 @@ class Classification(WireModel):
     managed_by: str
 
 
+class SchemaRefOut(WireModel):
+    id: str | None = None
+    content_type: str | None = None
+
+
+class ColumnOut(WireModel):
+    name: str
+    type: str = Field(description="The platform type: string, long, decimal(p,s), date-time, ...")
+    arrow_type: str = Field(description="The Arrow type of the Iceberg table's column.")
+
+
+class DatasetColumns(WireModel):
+    """Headwater: the columns of the dataset's table."""
+
+    columns: list[ColumnOut]
+
+
+class IcebergTable(WireModel):
+    """Headwater: the Apache Iceberg table the dataset's data lands in."""
+
+    namespace: str
+    table: str
+    data_files: int = Field(description="Data files of the table's current snapshot.")
+
+
 class Dataset(WireModel):
     """A Catalog dataset; `iceberg` and `schema.columns` are Headwater's (the table the data lands in).
 
-    Every property may be left out by the `properties` parameter, so none is required here.
+    Every property may be left out by the `properties` parameter, so none is required here. Catalog's
+    `schema` is a string (an XDM schema's URI); Headwater's is the table's columns, or null until the
+    first run sets them. `schemaRef` is left out when the dataset has none.
     """
 
     id: str | None = None
@@ -97,9 +124,11 @@ class Dataset(WireModel):
     updated_user: str | None = None
     version: str | None = None
     classification: Classification | None = None
-    schema_ref: dict[str, Any] | None = None
-    tags: dict[str, Any] | None = None
+    schema_ref: SchemaRefOut | None = None
+    tags: dict[str, list[str]] | None = None
     file_description: dict[str, Any] | None = None
+    schema_: DatasetColumns | None = Field(default=None, alias="schema")
+    iceberg: IcebergTable | None = None
 
 
 DatasetMap = dict[str, Dataset]
@@ -171,10 +200,22 @@ class MappingSetSummary(WireModel):
     modified_by: str | None = None
 
 
+class OutputSchema(WireModel):
+    schema_ref: SchemaRefOut
+
+
 class MappingSet(MappingSetSummary):
+    """A mapping set; `schemaRef` and `outputSchema.schemaRef` name its `xdmSchema`, when it has one."""
+
+    name: str | None = None
+    description: str | None = None
     xdm_schema: str | None = None
     xdm_version: str | None = None
+    schema_ref: SchemaRefOut | None = None
+    output_schema: OutputSchema | None = None
     mappings: list[dict[str, Any]]
+    sandbox_name: str | None = None
+    ims_org_id: str | None = None
 
 
 class PageInfo(WireModel):
