@@ -162,7 +162,7 @@ def test_a_delete_waits_for_a_flow_being_written_and_then_refuses(store: Store) 
         row = {"id": flow_id, "kind": "flow", "org": SCOPE.org, "sandbox": SCOPE.sandbox, "doc": doc,
                "etag": '"e"', "created_at": 1, "updated_at": 1, **index_keys("flow", doc)}  # fmt: skip
         conn.execute(insert(resources).values(**row))
-        write_flow_references(conn, SCOPE.org, SCOPE.sandbox, flow_id, doc, created=True)
+        write_flow_references(conn, SCOPE.org, SCOPE.sandbox, flow_id, 1, doc, created=True)
         thread, outcome = _in_thread(lambda: store.delete_unless_used("sourceConnection", SCOPE, chain.source))
         time.sleep(0.5)
         assert thread.is_alive(), f"the delete did not wait for the flow's transaction: {outcome}"

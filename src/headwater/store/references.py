@@ -29,7 +29,7 @@ _ID_SIZE = 64
 
 
 class InUse(Exception):
-    """A resource was not deleted because a flow still uses it (`flow_id`, the oldest such flow)."""
+    """A resource was not deleted because a flow still uses it (`flow_id`, see `first_user`)."""
 
     def __init__(self, resource_id: str, flow_id: str) -> None:
         super().__init__(f"{resource_id} is used by flow {flow_id}")
@@ -47,16 +47,25 @@ def flow_reference_pairs(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return pairs
 
 
-def flow_reference_rows(flow_id: str, org: str, sandbox: str, doc: dict[str, Any]) -> list[dict[str, str]]:
+def flow_reference_rows(
+    flow_id: str, org: str, sandbox: str, created_at: int, doc: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The `flow_references` rows of a flow holding `doc` (the migration's backfill writes the same)."""
     return [
-        {"flow_id": flow_id, "field": field, "referenced_id": rid, "org": org, "sandbox": sandbox}
+        {
+            "flow_id": flow_id,
+            "field": field,
+            "referenced_id": rid,
+            "org": org,
+            "sandbox": sandbox,
+            "flow_created_at": created_at,
+        }
         for field, rid in sorted(flow_reference_pairs(doc))
     ]
 
 
 def write_flow_references(
-    conn: Connection, org: str, sandbox: str, flow_id: str, doc: dict[str, Any], *, created: bool
+    conn: Connection, org: str, sandbox: str, flow_id: str, created_at: int, doc: dict[str, Any], *, created: bool
 ) -> None:
     """Make a flow's reference rows match `doc`, in the caller's transaction, after the flow's own write."""
     wanted = flow_reference_pairs(doc)
@@ -72,7 +81,7 @@ def write_flow_references(
     if held:
         conn.execute(delete(flow_references).where(flow_references.c.flow_id == flow_id))
     if wanted:
-        conn.execute(insert(flow_references), flow_reference_rows(flow_id, org, sandbox, doc))
+        conn.execute(insert(flow_references), flow_reference_rows(flow_id, org, sandbox, created_at, doc))
 
 
 def _locked(conn: Connection, org: str, sandbox: str, ids: set[str], *columns: Any) -> list[Any]:
@@ -116,31 +125,40 @@ def forget_flow(conn: Connection, flow_id: str) -> None:
 
 
 def first_user(conn: Connection, kind: str, org: str, sandbox: str, resource_id: str) -> str | None:
-    """The oldest flow in the sandbox that uses a resource of `kind`, or None.
+    """A flow in the sandbox that uses a resource of `kind`, or None, read off indexes either way.
 
-    A source or target connection is used by a flow that names it; a base connection by a flow that
-    names one of its source connections.
+    A source or target connection is used by a flow that names it (the oldest such flow, the first
+    entry of the index); a base connection by a flow that names one of its source connections (any
+    such flow).
     """
-    refs, flows = flow_references, resources.alias("flows")
+    refs = flow_references
+    if kind in _FIELD_OF_KIND:
+        query = (
+            select(refs.c.flow_id)
+            .where(refs.c.org == org, refs.c.sandbox == sandbox, refs.c.referenced_id == resource_id)
+            .where(refs.c.field == _FIELD_OF_KIND[kind])
+            .order_by(refs.c.flow_created_at, refs.c.flow_id)
+            .limit(1)
+        )
+        return conn.execute(query).scalar()
+    if kind != "connection":
+        return None
+    # The source connections over the base first (`ref_key` is a source connection's base
+    # connection id, lower-cased: store/keys.py), then their ids as values: PostgreSQL plans a
+    # lookup of known ids on the index, where a join may scan every reference of the sandbox.
+    over_base = select(resources.c.id).where(
+        resources.c.kind == "sourceConnection",
+        resources.c.org == org,
+        resources.c.sandbox == sandbox,
+        resources.c.ref_key == resource_id.lower(),
+    )
+    sources = list(conn.execute(over_base).scalars())
+    if not sources:
+        return None
     query = (
         select(refs.c.flow_id)
-        .join(flows, flows.c.id == refs.c.flow_id)
-        .where(refs.c.org == org, refs.c.sandbox == sandbox)
-        .order_by(flows.c.created_at, flows.c.id)
+        .where(refs.c.org == org, refs.c.sandbox == sandbox, refs.c.referenced_id.in_(sources))
+        .where(refs.c.field == "sourceConnectionIds")
         .limit(1)
     )
-    if kind in _FIELD_OF_KIND:
-        query = query.where(refs.c.referenced_id == resource_id, refs.c.field == _FIELD_OF_KIND[kind])
-    elif kind == "connection":
-        # `ref_key` is the source connection's base connection id, lower-cased (store/keys.py).
-        sources = resources.alias("sources")
-        query = query.join(sources, sources.c.id == refs.c.referenced_id).where(
-            refs.c.field == "sourceConnectionIds",
-            sources.c.kind == "sourceConnection",
-            sources.c.org == org,
-            sources.c.sandbox == sandbox,
-            sources.c.ref_key == resource_id.lower(),
-        )
-    else:
-        return None
     return conn.execute(query).scalar()

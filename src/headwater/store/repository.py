@@ -242,7 +242,7 @@ class Store:
                 )
             )
             if kind == "flow":
-                write_flow_references(conn, scope.org, scope.sandbox, id, doc, created=True)
+                write_flow_references(conn, scope.org, scope.sandbox, id, ts, doc, created=True)
         return Record(id, kind, scope, doc, secrets, etag, ts, ts)
 
     def get(self, kind: str, scope: Scope, id: str) -> Record | None:
@@ -377,10 +377,10 @@ class Store:
                 raise PreconditionFailed(
                     f"The resource {id} was changed by another request; fetch it again and retry with its new etag."
                 )
+            created_at = conn.execute(select(resources.c.created_at).where(resources.c.id == id)).scalar_one()
             if kind == "flow":
-                write_flow_references(conn, scope.org, scope.sandbox, id, doc, created=False)
-            row = conn.execute(select(resources.c.created_at).where(resources.c.id == id)).one()
-        return Record(id, kind, scope, doc, secrets, etag, row.created_at, ts)
+                write_flow_references(conn, scope.org, scope.sandbox, id, created_at, doc, created=False)
+        return Record(id, kind, scope, doc, secrets, etag, created_at, ts)
 
     @staticmethod
     def _delete_row(conn: Connection, kind: str, scope: Scope, id: str) -> bool:

@@ -67,7 +67,8 @@ resources = Table(
 # What each flow names: one row per id in its `sourceConnectionIds` or `targetConnectionIds`
 # (`field`), derived from the flow's doc in the transaction that writes the flow
 # (store/references.py). Deleting a connection asks this index whether a flow still names it,
-# instead of reading every flow of the sandbox.
+# instead of reading every flow of the sandbox; the flow's creation time ends the index so that
+# the oldest such flow, which a refusal names, is its first entry.
 flow_references = Table(
     "flow_references",
     metadata,
@@ -76,8 +77,9 @@ flow_references = Table(
     Column("referenced_id", String(64), nullable=False),
     Column("org", String(255), nullable=False),
     Column("sandbox", String(64), nullable=False),
+    Column("flow_created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("flow_id", "field", "referenced_id", name="pk_flow_references"),
-    Index("ix_flow_references_referenced", "org", "sandbox", "referenced_id"),
+    Index("ix_flow_references_referenced", "org", "sandbox", "referenced_id", "field", "flow_created_at", "flow_id"),
 )
 
 # Flow runs. (flow_id, scheduled_at) is unique so two schedulers never create the same run twice.
