@@ -170,7 +170,7 @@ def test_tutorial_path_end_to_end(server: LiveServer, source_table: str) -> None
             ],
         },
     )
-    assert mapping.status_code == 201, mapping.text
+    assert mapping.status_code == 200, mapping.text
     flow_spec = client.get(f'{FLOW}/flowSpecs?property=name=="CRMToAEP"').json()["items"][0]
     flow = _post(
         client,

@@ -47,7 +47,8 @@ def test_a_given_schema_round_trips_and_is_an_iceberg_table(
     assert got.status_code == 200, got.text
     view = got.json()[ds]
     assert view["name"] == "orders" and view["imsOrg"] == tenant.org and view["sandboxName"] == "prod"
-    assert [(c["name"], c["type"]) for c in view["schema"]["columns"]] == [
+    assert "schema" not in view  # Catalog's schema is a string: the columns are the table's, under iceberg
+    assert [(c["name"], c["type"]) for c in view["iceberg"]["columns"]] == [
         (c["name"], c["type"])
         for c in GIVEN["schema"]["columns"]  # type: ignore[index]
     ]
@@ -70,7 +71,7 @@ def test_a_schema_taken_from_an_explored_source_table(
     assert conn.status_code == 201, conn.text
     source = {"connectionId": conn.json()["id"], "tableName": pg_table, "columns": ["id", "score", "tags"]}
     ds = dataset_id(create(client, tenant, {"name": "from source", "source": source}))
-    columns = client.get(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers()).json()[ds]["schema"]["columns"]
+    columns = client.get(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers()).json()[ds]["iceberg"]["columns"]
     assert [(c["name"], c["type"]) for c in columns[:2]] == [("id", "long"), ("score", "decimal(10,2)")]
     assert columns[2]["name"] == "tags" and "list<" in columns[2]["arrowType"]
 
@@ -99,6 +100,8 @@ def test_a_schema_taken_from_an_explored_source_table(
         ({"name": "x", "fileDescription": {"format": "csv"}}, "fileDescription"),
         ({"name": "x", "fileDescription": {"format": "parquet", "delimiters": [","]}}, "fileDescription"),
         ({"name": "x", "fileDescription": "parquet"}, "fileDescription"),
+        ({"name": "x", "schema": " "}, "must name an XDM schema"),
+        ({"name": "x", "schema": "https://ns.adobe.com/a", "schemaRef": {"id": "https://ns.adobe.com/b"}}, "different"),
     ],
 )
 def test_bad_dataset_bodies_get_a_clear_400(refused_api: tuple[TestClient, Tenant], body: Any, says: str) -> None:
@@ -115,7 +118,7 @@ def test_list_get_and_delete_respect_the_sandbox(
     second = dataset_id(create(client, tenant, {"name": "no schema yet"}))
     listed = client.get(f"{CATALOG}/dataSets", headers=tenant.headers()).json()
     assert set(listed) == {first, second}
-    assert listed[second]["schema"] is None
+    assert "columns" not in listed[second]["iceberg"] and "schema" not in listed[second]
     assert client.get(f"{CATALOG}/dataSets", headers=tenant.headers("dev")).json() == {}
     for method in ("get", "delete"):
         other = client.request(method.upper(), f"{CATALOG}/dataSets/{first}", headers=tenant.headers("dev"))
@@ -136,3 +139,14 @@ def test_the_file_description_is_kept(client: TestClient, tenant: Tenant) -> Non
     created = dataset_id(create(client, tenant, {**GIVEN, "fileDescription": {"format": "Parquet"}}))
     view = client.get(f"{CATALOG}/dataSets/{created}", headers=tenant.headers()).json()
     assert view[created]["fileDescription"]["format"] == "parquet"
+
+
+def test_catalogs_legacy_string_schema_is_the_schema_reference(client: TestClient, tenant: Tenant) -> None:
+    uri = "https://ns.adobe.com/acme/schemas/orders"
+    ds = dataset_id(create(client, tenant, {"name": "legacy", "schema": uri}))
+    view = client.get(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers()).json()[ds]
+    assert view["schema"] == uri and view["schemaRef"] == {"id": uri}
+    assert "columns" not in view["iceberg"]  # an XDM schema Headwater does not host: the first run sets them
+    ref = {"id": uri, "contentType": "application/vnd.adobe.xed+json;version=1"}
+    both = dataset_id(create(client, tenant, {"name": "both", "schema": uri, "schemaRef": ref}))
+    assert client.get(f"{CATALOG}/dataSets/{both}", headers=tenant.headers()).json()[both]["schemaRef"] == ref

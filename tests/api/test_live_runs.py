@@ -142,7 +142,8 @@ def chain(
     ]
     if cast:
         mappings.append({"sourceType": "EXPRESSION", "source": "cast(code, 'long')", "destination": "code_number"})
-    mapping = ok(client.post(f"{CONVERSION}/mappingSets", json={"version": 0, "xdmSchema": "x", "mappings": mappings}))
+    mapping_body = {"version": 0, "xdmSchema": "x", "mappings": mappings}
+    mapping = ok(client.post(f"{CONVERSION}/mappingSets", json=mapping_body), 200)  # Data Prep's create answers 200
     schedule: dict[str, Any] = {"startTime": str(int(time.time()) + 3600), "frequency": "once"}
     transformations: list[dict[str, Any]] = [{"name": "Mapping", "params": {"mappingId": mapping["id"]}}]
     if recurring:

@@ -26,7 +26,7 @@ def create_many(client: TestClient, tenant: Tenant, count: int, *, sandbox: str 
     ids = []
     for i in range(count):
         created = client.post(LIST, headers=tenant.headers(sandbox), json=body(f"set {i}"))
-        assert created.status_code == 201, created.text
+        assert created.status_code == 200, created.text
         ids.append(created.json()["id"])
     return ids
 
@@ -106,7 +106,7 @@ def test_the_name_filter_pages_too(client: TestClient, tenant: Tenant) -> None:
     wanted = []
     for _ in range(5):
         created = client.post(LIST, headers=tenant.headers(), json=body("Orders to XDM"))
-        assert created.status_code == 201, created.text
+        assert created.status_code == 200, created.text
         wanted.append(created.json()["id"])
     items, pages = walk(client, tenant, f"{LIST}?limit=2&start=0&name=orders%20to%20xdm")
     assert sorted(m["id"] for m in items) == sorted(wanted)
@@ -117,7 +117,7 @@ def test_the_name_filter_pages_too(client: TestClient, tenant: Tenant) -> None:
 
 
 def test_bad_start_and_limit_get_a_clear_400(client: TestClient, tenant: Tenant) -> None:
-    for query in ("limit=-1", "limit=101", "limit=ten", "start=-5", "start=1e3"):
+    for query in ("limit=-1", "limit=0", "limit=101", "limit=ten", "start=-5", "start=1e3"):
         refused = client.get(f"{LIST}?{query}", headers=tenant.headers())
         assert refused.status_code == 400, (query, refused.text)
 
@@ -173,3 +173,26 @@ def test_a_page_reads_only_its_rows_in_the_same_statements_whatever_the_sandbox_
         assert rows == 4, (url, rows)  # the page and one more, not the sandbox
     assert big == small
     assert max(big) <= 3, big  # the page itself is one statement; the rest is the request's own
+
+
+def test_version_and_expand_schema_are_honoured_or_refused_never_ignored(client: TestClient, tenant: Tenant) -> None:
+    (one,) = create_many(client, tenant, 1)
+    h = tenant.headers()
+    for query in ("", "?version=0", "?expandSchema=false", "?version=0&expandSchema=False"):
+        got = client.get(f"{LIST}/{one}{query}", headers=h)
+        assert got.status_code == 200 and got.json()["id"] == one, (query, got.text)
+    missing = client.get(f"{LIST}/{one}?version=1", headers=h)
+    assert missing.status_code == 404 and "no version 1" in missing.text
+    for query, says in (
+        ("version=x", "version"),
+        ("version=-1", "version"),
+        ("expandSchema=true", "expandSchema=true is not supported"),
+        ("expandSchema=yes", "true or false"),
+        ("verison=0", "'verison' is not supported"),
+    ):
+        refused = client.get(f"{LIST}/{one}?{query}", headers=h)
+        assert refused.status_code == 400 and says in refused.text, (query, refused.text)
+    assert client.get(f"{LIST}?expandSchema=false", headers=h).json()["_page"]["count"] == 1
+    for query, says in (("expandSchema=true", "expandSchema"), ("property=name==x", "'property' is not supported")):
+        refused = client.get(f"{LIST}?{query}", headers=h)
+        assert refused.status_code == 400 and says in refused.text, (query, refused.text)

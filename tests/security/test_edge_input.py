@@ -276,7 +276,8 @@ def test_draft_flow_refuses_another_sandbox_mapping(api: Api, chain: Any) -> Non
                 "xdmVersion": "1.0",
                 "mappings": [{"destinationXdmPath": "a", "sourceAttribute": "id", "version": 0}],
             },
-        )
+        ),
+        200,
     )
     body = json.loads(_flow_body(chain))
     body["transformations"] = [{"name": "Mapping", "params": {"mappingId": mapping["id"], "mappingVersion": 0}}]

@@ -131,7 +131,8 @@ def make_chain(
                     for i, c in enumerate(columns)
                 ],
             },
-        )
+        ),
+        200,  # Data Prep answers a new mapping set with 200
     )
     start = int(time.time()) + 3600 if start_time is None else start_time
     schedule: dict[str, Any] = {"startTime": str(start), "frequency": frequency}

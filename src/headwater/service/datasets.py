@@ -1,8 +1,10 @@
 """Catalog datasets (`/data/foundation/catalog/dataSets`): each dataset is one Apache Iceberg table.
 
-A dataset's schema is given (`schema.columns`), taken from an explored source table (`source`),
+A dataset's columns are given (`schema.columns`), taken from an explored source table (`source`),
 or — as in Adobe's tutorials, where a dataset names an XDM schema Headwater does not host — set by
-the first run that writes to it.
+the first run that writes to it. A dataset shows them as `iceberg.columns`, beside the rest of what
+it shows of its table: Catalog's own `schema` is a string (a legacy XDM schema reference), and it is
+answered only as given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from headwater.runs.dataset_facts import columns_of, refresh_facts
 from headwater.runs.plan import lake_ident
 from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.service._fields import known_fields
+from headwater.service.catalog_filters import DatasetFilter
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
 from headwater.store.paging import Page
@@ -45,6 +48,13 @@ _KNOWN = ("name", "description", "schemaRef", "schema", "source", "tags", "fileD
 # What Catalog's clients read to tell datasets apart: every Headwater dataset holds records its
 # user's flows write.
 _CLASSIFICATION = {"dataBehavior": "record", "managedBy": "CUSTOMER"}
+
+
+# Rows read per statement when a list filter or a delete's check must look at stored docs.
+_SCAN_CHUNK = 500
+# What a view shows of a table it has not read; list filters never look at it (catalog_filters.py).
+_UNREAD_FACTS: dict[str, Any] = {"schema": None, "dataFiles": 0}
+NO_FILTER = DatasetFilter()
 
 
 # Catalog's `orderBy` fields that a column of the store holds (and indexes).
@@ -77,6 +87,8 @@ class DatasetService(ResourceService):
 
     def _schema_from_body(self, ctx: Context, body: dict[str, Any]) -> pa.Schema | None:
         given, source = body.get("schema"), body.get("source")
+        if isinstance(given, str):
+            given = None  # Catalog's legacy reference to an XDM schema (see `_schema_ref`), not columns
         if given is not None and source is not None:
             raise BadRequest("Give either schema or source for a dataset, not both.", code="1000")
         if given is not None:
@@ -119,6 +131,29 @@ class DatasetService(ResourceService):
             return schema
         return None
 
+    @staticmethod
+    def _schema_ref(body: dict[str, Any]) -> tuple[Any, str | None]:
+        """The dataset's `schemaRef`, and Catalog's legacy string `schema` when one was sent.
+
+        The legacy string names an XDM schema as `schemaRef.id` does, so it means the same here: a
+        schema Headwater does not host, whose columns the first run sets. It stands for `schemaRef`
+        when none is given, and must then agree with it.
+        """
+        ref, legacy = body.get("schemaRef"), body.get("schema")
+        if not isinstance(legacy, str):
+            return ref, None
+        if not legacy.strip():
+            raise BadRequest("schema, when a string, must name an XDM schema (e.g. its $id).", code="1000")
+        if ref is None:
+            return {"id": legacy}, legacy
+        if not isinstance(ref, dict) or ref.get("id") != legacy:
+            raise BadRequest(
+                "schema and schemaRef.id name different XDM schemas: send schemaRef alone (schema is Catalog's "
+                "legacy form of it).",
+                code="1000",
+            )
+        return ref, legacy
+
     def create(self, ctx: Context, body: dict[str, Any]) -> list[str]:
         body = known_fields(body, (*_KNOWN, *_NOT_SUPPORTED), code="1000")
         for field in _NOT_SUPPORTED:
@@ -139,18 +174,21 @@ class DatasetService(ResourceService):
         ):
             # Every dataset is an Iceberg table of Parquet files; any other description would be untrue.
             raise BadRequest('fileDescription may only be {"format": "parquet"}: datasets are Parquet.', code="1000")
+        schema_ref, legacy_schema = self._schema_ref(body)
         schema = self._schema_from_body(ctx, body)
         dataset_id = secrets.token_hex(12)
         ident = DatasetIdent(namespace_for(ctx.scope.org, ctx.scope.sandbox), f"ds_{dataset_id}")
         doc: dict[str, Any] = {
             "name": name,
             "description": body.get("description", "") if isinstance(body.get("description", ""), str) else "",
-            "schemaRef": body.get("schemaRef"),
+            "schemaRef": schema_ref,
             "tags": body.get("tags", {}),
             "fileDescription": {"format": "parquet"},
             "_iceberg": {"namespace": ident[0], "table": ident[1]},
             **audit_fields(ctx, created=True),
         }
+        if legacy_schema is not None:
+            doc["schema"] = legacy_schema  # answered as sent, as Catalog does
         if schema is not None:
             self.lake.create_dataset(ident, schema)
         record = self.core.store.insert(self.kind, ctx.scope, id=dataset_id, doc=doc)
@@ -188,34 +226,82 @@ class DatasetService(ResourceService):
             out.pop("schemaRef", None)
         if facts is None:
             facts = self._facts([record])[record.id]
-        out["schema"] = facts["schema"]
         out["iceberg"] = {"namespace": ident[0], "table": ident[1], "dataFiles": facts["dataFiles"]}
+        if facts.get("schema") is not None:
+            # Left out until the table has columns (a dataset created for an XDM schema, before its first run).
+            out["iceberg"]["columns"] = facts["schema"]["columns"]
         return out
 
     def get_catalog(self, ctx: Context, dataset_id: str) -> dict[str, Any]:
         return {dataset_id: self.view(self.record(ctx, dataset_id))}
 
-    def list_catalog(self, ctx: Context, *, limit: int, start: int, order_by: str | None = None) -> dict[str, Any]:
-        """`limit` datasets from offset `start`, oldest first unless Catalog's `orderBy` says otherwise."""
+    def list_catalog(
+        self,
+        ctx: Context,
+        *,
+        limit: int,
+        start: int,
+        order_by: str | None = None,
+        filters: DatasetFilter = NO_FILTER,
+    ) -> dict[str, Any]:
+        """`limit` datasets from offset `start` that pass `filters`, oldest first unless Catalog's
+        `orderBy` says otherwise."""
         column, descending = catalog_order(order_by)
-        page = Page(order=column, descending=descending, limit=limit, offset=start)
-        records = self.core.store.page(self.kind, ctx.scope, page)
+        if filters.checks:
+            records = self._scan(ctx, filters, column, descending, start + limit)[start:]
+        else:
+            page = Page(conds=filters.conds, order=column, descending=descending, limit=limit, offset=start)
+            records = self.core.store.page(self.kind, ctx.scope, page)
         facts = self._facts(records)
         return {r.id: self.view(r, facts=facts[r.id]) for r in records}
 
+    def _scan(self, ctx: Context, filters: DatasetFilter, column: str, descending: bool, wanted: int) -> list[Record]:
+        """The first `wanted` datasets in order that pass the in-memory checks, read in keyset chunks
+        narrowed by the filter's SQL conditions (the checks read only stored fields, not the lake)."""
+        found: list[Record] = []
+        after: tuple[Any, str] | None = None
+        while len(found) < wanted:
+            page = Page(conds=filters.conds, order=column, descending=descending, after=after, limit=_SCAN_CHUNK)
+            chunk = self.core.store.page(self.kind, ctx.scope, page)
+            found += [r for r in chunk if filters.matches(self.view(r, facts=_UNREAD_FACTS))]
+            if len(chunk) < _SCAN_CHUNK:
+                break
+            last = chunk[-1]
+            after = (last.created_at if column == "created_at" else last.updated_at, last.id)
+        return found[:wanted]
+
     def delete_catalog(self, ctx: Context, dataset_id: str) -> list[str]:
         record = self.record(ctx, dataset_id)
-        for target in self.core.store.list("targetConnection", ctx.scope):
-            if target.doc.get("params", {}).get("dataSetId") == dataset_id:
-                raise BadRequest(
-                    f"The dataset {dataset_id} is the target of target connection {target.id}: delete it first.",
-                    code="1447",
-                )
+        target = self._target_of(ctx, dataset_id)
+        if target is not None:
+            raise BadRequest(
+                f"The dataset {dataset_id} is the target of target connection {target}: delete it first.",
+                code="1447",
+            )
         ident = lake_ident(record)
         if self.lake.exists(ident):
             self.lake.drop_dataset(ident)
         self.core.store.delete(self.kind, ctx.scope, dataset_id)
         return [f"@/dataSets/{dataset_id}"]
+
+    def _target_of(self, ctx: Context, dataset_id: str) -> str | None:
+        """The oldest target connection of the sandbox that names the dataset, or None.
+
+        No store column holds a target connection's dataset, so this reads target connections in
+        creation order, a chunk at a time, and stops at the first that names it: memory stays one
+        chunk, and a refused delete reads only up to its answer.
+        """
+        after: tuple[Any, str] | None = None
+        while True:
+            page = Page(after=after, limit=_SCAN_CHUNK)
+            chunk = self.core.store.page(ResourceKind.TARGET_CONNECTION, ctx.scope, page)
+            for target in chunk:
+                params = target.doc.get("params")
+                if isinstance(params, dict) and params.get("dataSetId") == dataset_id:
+                    return target.id
+            if len(chunk) < _SCAN_CHUNK:
+                return None
+            after = (chunk[-1].created_at, chunk[-1].id)
 
     def preview(self, ctx: Context, dataset_id: str, *, limit: int = 100) -> dict[str, Any]:
         record = self.record(ctx, dataset_id)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from headwater.domain.kinds import ResourceKind
 from headwater.domain.numbers import ascii_int
-from headwater.errors import BadRequest
+from headwater.errors import BadRequest, NotFound
 from headwater.mapping import validate_mapping_document
 from headwater.service._core import Context, ResourceService, audit_fields
 from headwater.service._fields import known_fields
@@ -96,11 +96,34 @@ class MappingSetService(ResourceService):
             out["outputSchema"] = {"schemaRef": {"id": xdm_schema}}
         return out
 
-    def get_one(self, ctx: Context, mapping_id: str) -> dict[str, Any]:
-        return self.view(self.record(ctx, mapping_id))
+    def get_one(
+        self, ctx: Context, mapping_id: str, *, version: str | None = None, expand_schema: str | None = None
+    ) -> dict[str, Any]:
+        """One mapping set. Data Prep's `version` may only name version 0, the one version a set has
+        here; `expandSchema=true` asks for an XDM schema Headwater does not host, so it is refused."""
+        expand(expand_schema)
+        record = self.record(ctx, mapping_id)
+        if version is not None:
+            number = ascii_int(version, low=0, high=2**31 - 1)
+            if number is None:
+                raise BadRequest("The version parameter must be a non-negative integer.", code="1000")
+            if number != record.doc.get("version", 0):
+                raise NotFound(
+                    self.api_name,
+                    mapping_id,
+                    f"The mapping set {mapping_id} has no version {number}: a mapping set has one version, 0.",
+                )
+        return self.view(record)
 
     def page(
-        self, ctx: Context, *, limit: int, start: int, order_by: str | None = None, name: str | None = None
+        self,
+        ctx: Context,
+        *,
+        limit: int,
+        start: int,
+        order_by: str | None = None,
+        name: str | None = None,
+        expand_schema: str | None = None,
     ) -> dict[str, Any]:
         """Data Prep's list: `{_links, _page: {count, limit}, data}`, `limit` from offset `start`.
 
@@ -109,6 +132,7 @@ class MappingSetService(ResourceService):
         page is cut in SQL on the (kind, sandbox, time, id) index: one row beyond the page tells
         whether a next page exists without counting the sandbox.
         """
+        expand(expand_schema)
         column, descending = _order(order_by)
         page = Page(conds=_named(name), order=column, descending=descending, limit=limit + 1, offset=start)
         records = self.core.store.page(self.kind, ctx.scope, page)
@@ -145,6 +169,20 @@ def _order(order_by: str | None) -> tuple[str, bool]:
             code="1000",
         )
     return column, descending
+
+
+def expand(expand_schema: str | None) -> None:
+    """Data Prep's `expandSchema`: false (the default) is what Headwater answers; true is refused,
+    since the full output schema is an XDM schema Headwater does not host."""
+    if expand_schema is None or expand_schema.strip().lower() == "false":
+        return
+    if expand_schema.strip().lower() == "true":
+        raise BadRequest(
+            "expandSchema=true is not supported: Headwater does not host XDM schemas, so it cannot return a "
+            "mapping set's full output schema. Leave expandSchema out or send false.",
+            code="1000",
+        )
+    raise BadRequest("The expandSchema parameter must be true or false.", code="1000")
 
 
 def _named(name: str | None) -> tuple[Cond, ...]:

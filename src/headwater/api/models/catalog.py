@@ -22,7 +22,7 @@ class DatasetColumn(RequestModel):
 
 
 class DatasetSchema(RequestModel):
-    """Headwater: the dataset's columns, when no run should decide them."""
+    """Headwater: the dataset's columns, when no run should decide them (answered as `iceberg.columns`)."""
 
     where: ClassVar[str] = "schema."
 
@@ -49,7 +49,12 @@ class CreateDataset(RequestModel):
     schema_ref: SchemaRef | None = None
     tags: dict[str, list[str]] | None = None
     file_description: dict[str, Any] | None = Field(default=None, description='Only {"format": "parquet"}.')
-    schema_: DatasetSchema | None = Field(default=None, alias="schema")
+    schema_: DatasetSchema | str | None = Field(
+        default=None,
+        alias="schema",
+        description="Headwater's `{columns}`, or Catalog's legacy string: an XDM schema's reference, taken as "
+        "`schemaRef.id` (it must agree with `schemaRef` when both are sent).",
+    )
     source: DatasetSource | None = None
     # Catalog fields Headwater does not implement: refused rather than silently dropped.
     enable_error_diagnostics: Any = Field(default=None, description="Not supported (refused).")
@@ -89,26 +94,23 @@ class ColumnOut(WireModel):
     arrow_type: str = Field(description="The Arrow type of the Iceberg table's column.")
 
 
-class DatasetColumns(WireModel):
-    """Headwater: the columns of the dataset's table."""
-
-    columns: list[ColumnOut]
-
-
 class IcebergTable(WireModel):
     """Headwater: the Apache Iceberg table the dataset's data lands in."""
 
     namespace: str
     table: str
     data_files: int = Field(description="Data files of the table's current snapshot.")
+    columns: list[ColumnOut] | None = Field(
+        default=None, description="The table's columns; left out until the first run sets them."
+    )
 
 
 class Dataset(WireModel):
-    """A Catalog dataset; `iceberg` and `schema.columns` are Headwater's (the table the data lands in).
+    """A Catalog dataset; `iceberg` is Headwater's (the table the data lands in, with its columns).
 
-    Every property may be left out by the `properties` parameter, so none is required here. Catalog's
-    `schema` is a string (an XDM schema's URI); Headwater's is the table's columns, or null until the
-    first run sets them. `schemaRef` is left out when the dataset has none.
+    Every property may be left out by the `properties` parameter, so none is required here. `schema`
+    is Catalog's legacy string (an XDM schema's reference), present only when the dataset was created
+    with one; `schemaRef` is left out when the dataset has none.
     """
 
     id: str | None = None
@@ -127,7 +129,7 @@ class Dataset(WireModel):
     schema_ref: SchemaRefOut | None = None
     tags: dict[str, list[str]] | None = None
     file_description: dict[str, Any] | None = None
-    schema_: DatasetColumns | None = Field(default=None, alias="schema")
+    schema_: str | None = Field(default=None, alias="schema", description="Catalog's legacy XDM schema reference.")
     iceberg: IcebergTable | None = None
 
 
