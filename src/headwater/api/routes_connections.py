@@ -24,6 +24,7 @@ from headwater.api.models.connections import (
 from headwater.api.models.errors import NOT_FOUND, STALE, WITH_BODY
 from headwater.api.models.openapi import request_body
 from headwater.api.paths import FLOW_SERVICE
+from headwater.api.schemas import SERVICE_JSON
 
 router = APIRouter()
 TAG_SPECS, TAG = "Connection specs", "Connections"
@@ -35,7 +36,7 @@ TAG_SPECS, TAG = "Connection specs", "Connections"
     "/connectionSpecs",
     tags=[TAG_SPECS],
     summary="List connection specs",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": ConnectionSpecList, "description": "The specs: PostgreSQL, BigQuery, the data lake"}},
 )
 async def list_connection_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
@@ -47,7 +48,7 @@ async def list_connection_specs(_: Ctx, svc: Svc, property: PropertyQ = None) ->
     "/connectionSpecs/{spec_id}",
     tags=[TAG_SPECS],
     summary="Get a connection spec",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": ConnectionSpecItems, "description": "`{items: [spec]}`"}, **NOT_FOUND},
 )
 async def get_connection_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
@@ -59,7 +60,7 @@ async def get_connection_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
     "/connections",
     tags=[TAG],
     summary="List base connections",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": ConnectionList | Count, "description": "A page of connections, or `{count}`"}},
 )
 async def list_connections(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
@@ -87,7 +88,7 @@ def create_connection(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -
     "/connections/{connection_id}",
     tags=[TAG],
     summary="Get a base connection",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": ConnectionItems, "description": "`{items: [connection]}`; ETag header"}, **NOT_FOUND},
 )
 @router.get("/connections/{connection_id}/", include_in_schema=False)
@@ -130,7 +131,7 @@ def delete_connection(connection_id: str, ctx: Ctx, svc: Svc) -> Response:
     "/connections/{connection_id}/test",
     tags=[TAG],
     summary="Test a base connection",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": ConnectionTest, "description": "`result` true, or false with the reason"}, **NOT_FOUND},
 )
 def test_connection(connection_id: str, ctx: Ctx, svc: Svc) -> Any:
@@ -142,7 +143,7 @@ def test_connection(connection_id: str, ctx: Ctx, svc: Svc) -> Any:
     "/connections/{connection_id}/explore",
     tags=["Explore"],
     summary="Explore a base connection",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={
         200: {"model": list[ExploreObject] | ExploreTable, "description": "Tables (root), or a table's columns"},
         **NOT_FOUND,

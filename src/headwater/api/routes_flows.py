@@ -25,6 +25,7 @@ from headwater.api.models.errors import NOT_FOUND, STALE, WITH_BODY
 from headwater.api.models.flows import CreateFlow, FlowItems, FlowList, FlowSpecItems, FlowSpecList
 from headwater.api.models.openapi import request_body
 from headwater.api.paths import FLOW_SERVICE
+from headwater.api.schemas import SERVICE_JSON
 from headwater.service import Services
 from headwater.service._core import ResourceService
 
@@ -77,7 +78,7 @@ def add_crud_routes(c: Collection) -> None:
         name=f"list_{name}",
         summary=f"List {c.noun}s",
         description=f"The sandbox's {c.noun}s, filtered by `property`, ordered by `orderby`, paged.",
-        response_model=None,
+        response_model=SERVICE_JSON,
         responses={200: {"model": c.page | Count, "description": f"A page of {c.noun}s, or `{{count}}`"}},
     )
     router.add_api_route(
@@ -101,7 +102,7 @@ def add_crud_routes(c: Collection) -> None:
         name=f"get_{name}",
         summary=f"Get a {c.noun}",
         description=f"One {c.noun}, wrapped in `items`; the ETag header is its etag.",
-        response_model=None,
+        response_model=SERVICE_JSON,
         responses={200: {"model": c.items, "description": f"`{{items: [{c.noun}]}}`"}, **NOT_FOUND},
     )
     router.add_api_route(
@@ -159,7 +160,7 @@ add_crud_routes(
     "/flowSpecs",
     tags=["Flow specs"],
     summary="List flow specs",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": FlowSpecList, "description": "CRMToAEP, the spec of database dataflows"}},
 )
 def list_flow_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
@@ -171,7 +172,7 @@ def list_flow_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
     "/flowSpecs/{spec_id}",
     tags=["Flow specs"],
     summary="Get a flow spec",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": FlowSpecItems, "description": "`{items: [spec]}`"}, **NOT_FOUND},
 )
 def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
@@ -183,7 +184,7 @@ def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
     "/flows",
     tags=["Flows"],
     summary="List dataflows",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": FlowList | Count, "description": "A page of flows, or `{count}`"}},
 )
 def list_flows(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
@@ -211,7 +212,7 @@ def create_flow(ctx: Ctx, svc: Svc, mode: StrQ = None, body: Annotated[Any, Body
     "/flows/{flow_id}",
     tags=["Flows"],
     summary="Get a dataflow",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": FlowItems, "description": "`{items: [flow]}`; ETag header"}, **NOT_FOUND},
 )
 def get_flow(flow_id: str, ctx: Ctx, svc: Svc, response: Response) -> Any:

@@ -14,6 +14,7 @@ from headwater.api.models.errors import NOT_FOUND, WITH_BODY
 from headwater.api.models.openapi import request_body
 from headwater.api.models.runs import CreatedRun, CreateRun, FailedRecords, RunItems, RunList
 from headwater.api.paths import FLOW_SERVICE
+from headwater.api.schemas import SERVICE_JSON
 
 router = APIRouter()
 TAG = "Runs"
@@ -23,7 +24,7 @@ TAG = "Runs"
     "/runs",
     tags=[TAG],
     summary="List flow runs",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": RunList | Count, "description": "A page of runs, or `{count}`"}},
 )
 def list_runs(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
@@ -59,7 +60,7 @@ def create_run(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONR
     "/runs/{run_id}",
     tags=[TAG],
     summary="Get a flow run",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": RunItems, "description": "`{items: [run]}`"}, **NOT_FOUND},
 )
 @router.get("/runs/{run_id}/", include_in_schema=False)
@@ -72,7 +73,7 @@ def get_run(run_id: str, ctx: Ctx, svc: Svc) -> Any:
     "/runs/{run_id}/failedRecords",
     tags=[TAG],
     summary="Get a run's failed records",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": FailedRecords, "description": "The rows set aside, each with its reason"}, **NOT_FOUND},
 )
 def run_failed_records(run_id: str, ctx: Ctx, svc: Svc) -> Any:
@@ -84,7 +85,7 @@ def run_failed_records(run_id: str, ctx: Ctx, svc: Svc) -> Any:
     "/runs/{run_id}/action",
     tags=[TAG],
     summary="Re-trigger a flow run",
-    response_model=None,
+    response_model=SERVICE_JSON,
     responses={200: {"model": RunItems, "description": "`{items: [run]}`, pending again"}, **NOT_FOUND, **WITH_BODY},
 )
 def run_action(run_id: str, ctx: Ctx, svc: Svc, op: StrQ = None) -> Any:
