@@ -97,6 +97,8 @@ def test_the_property_parameter(client: TestClient, tenant: Tenant, datasets: di
         ("nmae=orders", "'nmae' is not supported"),
         ("status=success", "'status' is not supported"),
         ("limit=0", "between 1 and 100"),
+        ("name=a%00b", "NUL character"),
+        ("property=name==a%00b", "NUL character"),
     ],
 )
 def test_filters_it_cannot_answer_are_refused_by_name(

@@ -114,6 +114,8 @@ def test_the_name_filter_pages_too(client: TestClient, tenant: Tenant) -> None:
     assert client.get(f"{LIST}?name=orders", headers=tenant.headers()).json()["data"] == []
     too_long = client.get(f"{LIST}?name={'x' * 256}", headers=tenant.headers())
     assert too_long.status_code == 400 and "name" in too_long.text
+    nul = client.get(f"{LIST}?name=a%00b", headers=tenant.headers())  # PostgreSQL cannot compare it
+    assert nul.status_code == 400 and "NUL" in nul.text
 
 
 def test_bad_start_and_limit_get_a_clear_400(client: TestClient, tenant: Tenant) -> None:

@@ -66,6 +66,9 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> DatasetFilter:
     """The filter of a list request's filter parameters (name, value), all AND-ed as Catalog combines them."""
     out = NONE
     for name, value in params:
+        if "\x00" in value:
+            # No stored text holds one (the edge refuses it in bodies), and PostgreSQL cannot compare it.
+            raise _bad(f"The {name} filter holds a NUL character (%00), which no dataset's value can hold.")
         if name == "property":
             out += _property(value)
         elif name == "tags":

@@ -189,6 +189,8 @@ def _named(name: str | None) -> tuple[Cond, ...]:
     """The SQL condition of a `name` filter, on the lower-cased copy of the name the store keeps."""
     if name is None:
         return ()
-    if not name.strip() or not fits("name_key", name):
-        raise BadRequest("The name parameter must be a mapping set's name (1 to 255 characters).", code="1000")
+    if not name.strip() or not fits("name_key", name) or "\x00" in name:
+        raise BadRequest(
+            "The name parameter must be a mapping set's name (1 to 255 characters, without NUL).", code="1000"
+        )
     return (Cond("name_key", "in", (name.lower(),)),)
