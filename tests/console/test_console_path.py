@@ -115,6 +115,9 @@ def test_sign_in_connect_explore_create_run_and_read_back(
         ("5", "eve", "NULL"),
     }
     assert page.locator("table.preview .v-special").count() == 3
+    # The table's columns (the dataset's iceberg.columns) are listed, one row each, as the preview shows them.
+    schema_names = page.locator("table.columns tbody tr td:first-child").all_inner_texts()
+    assert schema_names and schema_names == page.locator("table.preview thead th").all_inner_texts()
     expect(page.locator("#snippet-duckdb")).to_contain_text("read_parquet")
     expect(page.locator("#snippet-pyiceberg")).to_contain_text("load_table")
     expect(page.locator("table.snapshots tbody tr")).to_have_count(1)
@@ -134,6 +137,8 @@ def test_sign_in_connect_explore_create_run_and_read_back(
         page.goto(path)
         assert not too_wide(page), (path, too_wide(page))
     shot(page, "12-datasets-390px")
+    # The list counts the same columns (the second cell of the dataset's row).
+    expect(page.locator("tbody tr td:nth-child(2)").first).to_have_text(str(len(schema_names)))
     page.set_viewport_size({"width": 1280, "height": 900})
     dataset_url = page.locator('a[href^="/console/datasets/"]').get_attribute("href")
     assert dataset_url
