@@ -57,6 +57,10 @@ def test_simple_filters_match_exactly(client: TestClient, tenant: Tenant, datase
     assert "orders" in names(client, tenant, f"created={created['created']},1")
     assert "orders" not in names(client, tenant, f"created=!{created['created']}")
     assert names(client, tenant, "updated=1") == []
+    user = created["createdUser"]
+    assert user and names(client, tenant, f"createdUser={user}&updatedUser={user}") == sorted(datasets)
+    assert names(client, tenant, f"createdUser=!{user}") == []
+    assert names(client, tenant, f"createdClient={created['createdClient']}") == sorted(datasets)
 
 
 def test_the_property_parameter(client: TestClient, tenant: Tenant, datasets: dict[str, str]) -> None:
