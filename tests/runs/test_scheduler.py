@@ -90,9 +90,10 @@ def test_last_finished_is_the_newest_ended_run_of_each_flow(tmp_path: Path) -> N
     run("a", 3, None)  # still pending: not an ended run
     only_b = run("b", 1, RunEvent.SUCCEED)
     run("c", 1, None)
-    last = ledger.last_finished(SCOPE)
+    last = ledger.last_finished(SCOPE, ["a", "b", "c"])
     assert {f: (r.id, r.status.value) for f, r in last.items()} == {
         "a": (newest_a, "failed"),
         "b": (only_b, "success"),
     }
     assert set(ledger.last_finished(SCOPE, ["b", "c"])) == {"b"}
+    assert ledger.last_finished(SCOPE, []) == {}

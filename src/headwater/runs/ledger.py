@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -62,6 +62,30 @@ def _row(r: Any) -> RunRow:
         created_at=r.created_at,
         updated_at=r.updated_at,
     )
+
+
+def _last_finished() -> Any:
+    in_scope = and_(
+        runs.c.org == bindparam("org"),
+        runs.c.sandbox == bindparam("sandbox"),
+        runs.c.status.in_(bindparam("ended", expanding=True)),
+        runs.c.flow_id.in_(bindparam("flow_ids", expanding=True)),
+    )
+    newest = (
+        select(runs.c.flow_id, func.max(runs.c.updated_at).label("at")).where(in_scope).group_by(runs.c.flow_id)
+    ).subquery()
+    return (
+        select(runs)
+        .join(newest, and_(runs.c.flow_id == newest.c.flow_id, runs.c.updated_at == newest.c.at))
+        .where(in_scope)
+        .order_by(runs.c.id)
+    )
+
+
+# Built once: a page of flows asks for its last runs on every list (building the select cost more
+# than running it).
+_ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
+_LAST_FINISHED = _last_finished()
 
 
 def new_run_id() -> str:
@@ -156,29 +180,16 @@ class Ledger:
         with self.store.begin() as conn:
             return int(conn.execute(q.where(*conditions(runs, conds))).scalar_one())
 
-    def last_finished(self, scope: Scope, flow_ids: list[str] | None = None) -> dict[str, RunRow]:
+    def last_finished(self, scope: Scope, flow_ids: list[str]) -> dict[str, RunRow]:
         """Per flow, its most recently ended run that succeeded or failed (a flow's `lastRunDetails`).
 
-        One query for any number of flows, so listing flows does not cost a query per flow.
+        One prebuilt query for any number of flows, so listing flows does not cost a query per flow.
         """
-        ended = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
-        in_scope = and_(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox, runs.c.status.in_(ended))
-        if flow_ids is not None:
-            in_scope = and_(in_scope, runs.c.flow_id.in_(flow_ids))
-        newest = (
-            select(runs.c.flow_id, func.max(runs.c.updated_at).label("at"))
-            .where(in_scope)
-            .group_by(runs.c.flow_id)
-            .subquery()
-        )
-        q = (
-            select(runs)
-            .join(newest, and_(runs.c.flow_id == newest.c.flow_id, runs.c.updated_at == newest.c.at))
-            .where(in_scope)
-            .order_by(runs.c.id)
-        )
+        if not flow_ids:
+            return {}
+        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": sorted(set(flow_ids)), "ended": _ENDED}
         with self.store.begin() as conn:
-            rows = [_row(r) for r in conn.execute(q).all()]
+            rows = [_row(r) for r in conn.execute(_LAST_FINISHED, params).all()]
         return {row.flow_id: row for row in reversed(rows)}  # ties (same ms): the smallest id wins
 
     def last_scheduled(self, flow_ids: list[str]) -> dict[str, int]:

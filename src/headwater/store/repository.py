@@ -37,6 +37,7 @@ from headwater.errors import PreconditionFailed, TransientError
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.references import InUse, first_user, forget_flow, write_flow_references
+from headwater.store.statements import CLIENT_STATE, RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_IDS
 from headwater.store.tables import api_clients, resources
 
 # pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
@@ -175,9 +176,7 @@ class Store:
     def client_is_active(self, client_id: str, org: str) -> bool:
         """Whether a token's client still exists for that org and is not revoked (a primary-key read)."""
         with self.begin() as conn:
-            row = conn.execute(
-                select(api_clients.c.org, api_clients.c.revoked_at).where(api_clients.c.client_id == client_id)
-            ).first()
+            row = conn.execute(CLIENT_STATE, {"client_id": client_id}).first()
         return row is not None and row.org == org and row.revoked_at is None
 
     def list_clients(self, org: str | None = None) -> builtins.list[dict[str, Any]]:
@@ -247,15 +246,9 @@ class Store:
 
     def get(self, kind: str, scope: Scope, id: str) -> Record | None:
         with self.begin() as conn:
-            row = conn.execute(
-                select(resources).where(
-                    resources.c.id == id,
-                    resources.c.kind == kind,
-                    resources.c.org == scope.org,
-                    resources.c.sandbox == scope.sandbox,
-                )
-            ).first()
-        return self._record(row) if row else None
+            row = conn.execute(RESOURCE_BY_ID, {"id": id, "kind": kind, "org": scope.org, "sandbox": scope.sandbox})
+            found = row.first()
+        return self._record(found) if found else None
 
     def list(self, kind: str, scope: Scope) -> list[Record]:
         with self.begin() as conn:
@@ -267,7 +260,7 @@ class Store:
         return [self._record(r) for r in rows]
 
     def _scoped(self, kind: str, scope: Scope) -> Any:
-        return select(resources).where(
+        return select(*RECORD_COLUMNS).where(
             resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox
         )
 
@@ -291,11 +284,9 @@ class Store:
         """Resources of any kind by id, in one query (what a page of flows refers to)."""
         if not ids:
             return {}
-        query = select(resources).where(
-            resources.c.id.in_(sorted(set(ids))), resources.c.org == scope.org, resources.c.sandbox == scope.sandbox
-        )
+        params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
-            return {r.id: self._record(r) for r in conn.execute(query).all()}
+            return {r.id: self._record(r) for r in conn.execute(RESOURCES_BY_IDS, params).all()}
 
     # -- the scheduler's view -----------------------------------------------------------------
     def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:
