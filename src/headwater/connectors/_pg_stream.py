@@ -1,13 +1,18 @@
-"""One COPY BINARY query through ADBC, streamed as converted Arrow batches on its own connection.
+"""COPY BINARY queries through ADBC, streamed as converted Arrow batches.
 
-The connection, and so the query's transaction, lives exactly as long as the stream: a chunked or
-partitioned read holds a source snapshot only while one of its queries runs.
+`stream_query`: one query on its own connection, whose transaction lives exactly as long as the
+stream: a partitioned read holds a source snapshot only while one of its queries runs.
+`chunk_connection`: a chunked read's queries one after another on one connection in autocommit, so
+each is its own transaction, ended by the server as the query completes. Opening an ADBC connection
+costs ~70 ms (a server backend, the driver's type catalog), which a chunk would otherwise pay every
+time with its reader idle.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import adbc_driver_manager.dbapi as adbc_errors
 import pyarrow as pa
@@ -39,18 +44,47 @@ def stream_query(
     with adbc_connection(target) as conn:
         if snapshot is not None:
             _driver_call(target, lambda: import_snapshot(conn, snapshot))
-        cursor = conn.cursor()
-        try:
-            cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_size)})
-            reader = _driver_call(target, lambda: (cursor.execute(query), cursor.fetch_record_batch())[1])
-            while True:
-                batch = _driver_call(target, lambda: _next_batch(reader))
-                if batch is None:
-                    return
-                # Conversion errors (ConfigError: NaN in a decimal, …) are not the driver's: not wrapped.
-                yield convert_batch(batch, schema)
-        finally:
-            cursor.close()
+        yield from _batches(target, conn, query, schema, batch_size)
+
+
+class ChunkConnection:
+    """One reader's connection for the chunks it takes, in autocommit: each chunk's query is its own
+    transaction, ended by the server as the query completes; between two chunks none is open."""
+
+    def __init__(self, target: PgTarget, conn: Any) -> None:
+        self._target, self._conn = target, conn
+        self.idle = True  # False while a query's stream is open, and after one that was left unfinished
+
+    def stream(self, query: str, schema: pa.Schema, *, batch_size: int = BATCH_BYTES) -> Iterator[pa.RecordBatch]:
+        if not self.idle:
+            raise RuntimeError("a chunk connection reads one query at a time, each to its end")
+        self.idle = False
+        yield from _batches(self._target, self._conn, query, schema, batch_size)
+        self.idle = True
+
+
+@contextlib.contextmanager
+def chunk_connection(target: PgTarget) -> Iterator[ChunkConnection]:
+    with adbc_connection(target) as conn:
+        # Commits the transaction the connection opened (keeping its session settings): from here
+        # every query commits on its own.
+        _driver_call(target, lambda: conn.adbc_connection.set_autocommit(True))
+        yield ChunkConnection(target, conn)
+
+
+def _batches(target: PgTarget, conn: Any, query: str, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
+    cursor = conn.cursor()
+    try:
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_size)})
+        reader = _driver_call(target, lambda: (cursor.execute(query), cursor.fetch_record_batch())[1])
+        while True:
+            batch = _driver_call(target, lambda: _next_batch(reader))
+            if batch is None:
+                return
+            # Conversion errors (ConfigError: NaN in a decimal, …) are not the driver's: not wrapped.
+            yield convert_batch(batch, schema)
+    finally:
+        cursor.close()
 
 
 T = TypeVar("T")

@@ -1,0 +1,156 @@
+"""Where a chunked PostgreSQL read loses time against one COPY: per-chunk setup and the consumer's idle gaps.
+
+Reads the read benchmark's mixed table (bench/pg_read.py builds it) through `PostgresConnector`,
+alternating one transaction (`read`) with chunks (`plan_chunks` + `read_chunks`), each pass in its
+own process, and writes every batch to zstd Parquet in a temporary directory (a chunk to its own
+writer, as a run stages it), so the reader and the writer compete for the CPU as in a flow run.
+
+    .venv/bin/python bench/chunk_gap.py --rows 5000000 --chunk-rows 250000 --repeat 3
+
+Per pass: wall and CPU seconds (this process; the server's backend is not counted), the consumer's
+time blocked waiting for a batch, and for chunked passes each chunk's setup in its reader thread
+(job start to first batch) and the consumer's gap from one chunk's last batch to the next's first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import emit, run_child
+from pg_read import DSN, SCHEMA, ensure_table, table_name
+
+
+def child(rows: int, chunk_rows: int, write: bool) -> None:
+    import psycopg
+    import pyarrow.parquet as pq
+    from pydantic import SecretStr
+
+    from headwater.connectors._pg_auth import PgBasicAuth
+    from headwater.connectors._pg_sql import format_path
+    from headwater.connectors.postgres import PostgresConnector
+    from headwater.domain import ReadRequest
+
+    info = psycopg.conninfo.conninfo_to_dict(DSN)
+    auth = PgBasicAuth(
+        server=str(info.get("host", "127.0.0.1")),
+        port=int(str(info.get("port", 5432))),
+        database=str(info.get("dbname", "postgres")),
+        username=str(info.get("user", "postgres")),
+        password=SecretStr(str(info.get("password", "unused-with-trust"))),
+        sslMode="disable",
+    )
+    connector = PostgresConnector()
+    request = ReadRequest(format_path(SCHEMA, table_name(rows)), parallelism=1)
+    # Connections opened for COPY reads, and the time spent opening them (in reader threads).
+    import headwater.connectors._pg_stream as pg_stream
+
+    opened: list[float] = []
+    open_connection = pg_stream.adbc_connection
+
+    @contextlib.contextmanager
+    def timed_connection(target: Any) -> Iterator[Any]:
+        began = time.perf_counter()
+        with open_connection(target) as conn:
+            opened.append(time.perf_counter() - began)
+            yield conn
+
+    pg_stream.adbc_connection = timed_connection  # type: ignore[assignment]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    plan_s = 0.0
+    if chunk_rows > 0:
+        plan = connector.plan_chunks(auth, request, chunk_rows=chunk_rows)
+        assert plan is not None
+        plan_s = time.perf_counter() - wall0
+        items: Iterator[Any] = connector.read_chunks(auth, request, plan.chunks)
+    else:
+        items = (("whole", b) for b in connector.read(auth, request))
+    waited, gaps, count, batches = 0.0, [], 0, 0
+    chunk_ended: float | None = None
+    writer = None
+    with tempfile.TemporaryDirectory() as tmp:
+        while True:
+            t = time.perf_counter()
+            item = next(items, None)
+            now = time.perf_counter()
+            waited += now - t
+            if item is None:
+                break
+            key, batch = item
+            if batch is None:
+                if writer is not None:
+                    writer.close()
+                    writer = None
+                chunk_ended = time.perf_counter()
+                continue
+            if chunk_ended is not None:
+                gaps.append(now - chunk_ended)
+                chunk_ended = None
+            count += batch.num_rows
+            batches += 1
+            if write:
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        os.path.join(tmp, f"{key}-{batches}.parquet"), batch.schema, compression="zstd"
+                    )
+                writer.write_batch(batch)
+        if writer is not None:
+            writer.close()
+    emit(
+        {
+            "rows": count,
+            "batches": batches,
+            "wall": time.perf_counter() - wall0,
+            "cpu": time.process_time() - cpu0,
+            "waited": waited,
+            "plan": plan_s,
+            "opened": opened,
+            "gaps": gaps,
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--chunk-rows", type=int, default=250_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="drain only, no Parquet")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.rows, args.chunk_rows, not args.no_write)
+    ensure_table(args.rows)
+    me = str(Path(__file__).resolve())
+    base = [me, "--child", "--rows", str(args.rows), *(["--no-write"] if args.no_write else [])]
+    for i in range(args.repeat):
+        whole = run_child([*base, "--chunk-rows", "0"]).output
+        chunked = run_child([*base, "--chunk-rows", str(args.chunk_rows)]).output
+        assert whole["rows"] == chunked["rows"] == args.rows, (whole["rows"], chunked["rows"])
+        opened, gaps = chunked["opened"], chunked["gaps"]
+        print(
+            f"pass {i + 1}: one transaction {whole['wall']:.2f} s wall / {whole['cpu']:.2f} s CPU "
+            f"(waited {whole['waited']:.2f} s, {whole['batches']} batches); chunked {chunked['wall']:.2f} s / "
+            f"{chunked['cpu']:.2f} s CPU (waited {chunked['waited']:.2f} s, {chunked['batches']} batches, "
+            f"plan {chunked['plan'] * 1000:.0f} ms); wall ratio {whole['wall'] / chunked['wall']:.3f}, "
+            f"CPU ratio {whole['cpu'] / chunked['cpu']:.3f}"
+        )
+        print(
+            f"  {len(gaps) + 1} chunks, {len(opened)} COPY connections opened ({sum(opened) * 1000:.0f} ms); "
+            f"consumer gap between chunks median {statistics.median(gaps) * 1000 if gaps else 0:.0f} ms, "
+            f"total {sum(gaps) * 1000:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
