@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 
-from headwater.api.deps import Ctx, IfMatch, ListQ, PatchBody, PropertyQ, StrQ, Svc, created, list_query
+from headwater.api.deps import Ctx, IfMatch, ListQ, PatchBody, PropertyQ, StrQ, Svc, created, fast_read, list_query
 from headwater.api.models import IdEtag, RequestModel, WireModel, parse_body
 from headwater.api.models.base import PatchDocument
 from headwater.api.models.connections import Count
@@ -49,16 +49,16 @@ class Collection:
 def add_crud_routes(c: Collection) -> None:
     """List, create, get, patch and delete for one collection whose service has create and patch."""
 
-    def list_items(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
+    async def list_items(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
         service: ResourceService = c.pick(svc)
-        return service.list(ctx, query)
+        return await fast_read(svc, service.list, ctx, query)
 
     def create_item(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
         result = c.pick(svc).create(ctx, parse_body(c.create, body).wire())
         return created(result, f"{FLOW_SERVICE}{c.path}/{result['id']}")
 
-    def get_item(resource_id: str, ctx: Ctx, svc: Svc, response: Response) -> Any:
-        result: dict[str, Any] = c.pick(svc).get(ctx, resource_id)
+    async def get_item(resource_id: str, ctx: Ctx, svc: Svc, response: Response) -> Any:
+        result: dict[str, Any] = await fast_read(svc, c.pick(svc).get, ctx, resource_id)
         response.headers["ETag"] = result["items"][0]["etag"]
         return result
 
@@ -163,7 +163,7 @@ add_crud_routes(
     response_model=SERVICE_JSON,
     responses={200: {"model": FlowSpecList, "description": "CRMToAEP, the spec of database dataflows"}},
 )
-def list_flow_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
+async def list_flow_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
     """The flow specs, e.g. `property=name=="CRMToAEP"`."""
     return svc.flow_specs.list(list_query(svc, property, None, None, None, None, None))
 
@@ -175,7 +175,7 @@ def list_flow_specs(_: Ctx, svc: Svc, property: PropertyQ = None) -> Any:
     response_model=SERVICE_JSON,
     responses={200: {"model": FlowSpecItems, "description": "`{items: [spec]}`"}, **NOT_FOUND},
 )
-def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
+async def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
     """One flow spec by id."""
     return svc.flow_specs.get(spec_id)
 
@@ -187,9 +187,9 @@ def get_flow_spec(spec_id: str, _: Ctx, svc: Svc) -> Any:
     response_model=SERVICE_JSON,
     responses={200: {"model": FlowList | Count, "description": "A page of flows, or `{count}`"}},
 )
-def list_flows(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
+async def list_flows(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
     """The sandbox's flows, e.g. `property=inheritedAttributes.properties.isSourceFlow==true`, ordered, paged."""
-    return svc.flows.list(ctx, query)
+    return await fast_read(svc, svc.flows.list, ctx, query)
 
 
 @router.post(
@@ -215,9 +215,9 @@ def create_flow(ctx: Ctx, svc: Svc, mode: StrQ = None, body: Annotated[Any, Body
     response_model=SERVICE_JSON,
     responses={200: {"model": FlowItems, "description": "`{items: [flow]}`; ETag header"}, **NOT_FOUND},
 )
-def get_flow(flow_id: str, ctx: Ctx, svc: Svc, response: Response) -> Any:
+async def get_flow(flow_id: str, ctx: Ctx, svc: Svc, response: Response) -> Any:
     """One flow, with its inherited connection specs and its last finished run."""
-    result = svc.flows.get(ctx, flow_id)
+    result = await fast_read(svc, svc.flows.get, ctx, flow_id)
     response.headers["ETag"] = result["items"][0]["etag"]
     return result
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from headwater.api.deps import Ctx, ListQ, StrQ, Svc
+from headwater.api.deps import Ctx, ListQ, StrQ, Svc, fast_read
 from headwater.api.models import parse_body
 from headwater.api.models.connections import Count
 from headwater.api.models.errors import NOT_FOUND, WITH_BODY
@@ -27,9 +27,9 @@ TAG = "Runs"
     response_model=SERVICE_JSON,
     responses={200: {"model": RunList | Count, "description": "A page of runs, or `{count}`"}},
 )
-def list_runs(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
+async def list_runs(ctx: Ctx, svc: Svc, query: ListQ) -> Any:
     """The sandbox's runs, usually `property=flowId=={FLOW_ID}`; filtered, ordered, paged."""
-    return svc.runs.list(ctx, query)
+    return await fast_read(svc, svc.runs.list, ctx, query)
 
 
 @router.post(
@@ -64,9 +64,9 @@ def create_run(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONR
     responses={200: {"model": RunItems, "description": "`{items: [run]}`"}, **NOT_FOUND},
 )
 @router.get("/runs/{run_id}/", include_in_schema=False)
-def get_run(run_id: str, ctx: Ctx, svc: Svc) -> Any:
+async def get_run(run_id: str, ctx: Ctx, svc: Svc) -> Any:
     """One run: its status, metrics (rows, bytes, duration) and errors."""
-    return svc.runs.get(ctx, run_id)
+    return await fast_read(svc, svc.runs.get, ctx, run_id)
 
 
 @router.get(
