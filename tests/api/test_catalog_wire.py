@@ -90,5 +90,12 @@ def test_the_published_document_describes_the_fields_answered(client: TestClient
     assert set(schemas[columns]["properties"]) == {"name", "type", "arrowType"}
     mapping_set = schemas["MappingSet"]["properties"]
     assert {"schemaRef", "outputSchema", "name", "description", "sandboxName", "imsOrgId"} <= set(mapping_set)
-    params = client.get("/openapi.json").json()["paths"][f"{CONVERSION}/mappingSets"]["get"]["parameters"]
-    assert {"limit", "start", "orderBy", "name"} <= {p["name"] for p in params}
+    paths = client.get("/openapi.json").json()["paths"]
+    params = paths[f"{CONVERSION}/mappingSets"]["get"]["parameters"]
+    assert {"limit", "start", "orderBy", "name", "expandSchema"} <= {p["name"] for p in params}
+    created = paths[f"{CONVERSION}/mappingSets"]["post"]["responses"]
+    assert "200" in created and "201" not in created  # Data Prep's documented status, the one answered
+    one = {p["name"] for p in paths[f"{CONVERSION}/mappingSets/{{mapping_id}}"]["get"]["parameters"]}
+    assert {"version", "expandSchema"} <= one
+    filters = {p["name"] for p in paths[f"{CATALOG}/dataSets"]["get"]["parameters"]}
+    assert {"name", "property", "tags", "created", "createdUser", "version", "properties"} <= filters
