@@ -56,6 +56,8 @@ def test_filters(client: TestClient, tenant: Tenant, seeded: list[str]) -> None:
         ("property=name!>x", "1450"),
         ("property=name=>x", "1450"),
         ("property=name==", "1453"),
+        ("property=name==a%00b", "1453"),
+        ("property=name==ok,x%00", "1453"),
         ("property=createdAt>1,2", "1443"),
         ("property=na me==x", "1449"),
         ("property=", "1453"),

@@ -148,6 +148,8 @@ def parse_term(text: str) -> Term:
     values = tuple(_unquote(v) for v in value.split(",")) if op in ("==", "!=") else (_unquote(value),)
     if not value.strip() or any(v == "" for v in values):
         raise BadRequest(f"Invalid query value {raw[:200]} provided in query param.", code="1453")
+    if "\x00" in value:  # no stored text holds one, and PostgreSQL refuses it in a query
+        raise BadRequest("Invalid query value: a filter value holds a NUL character (%00).", code="1453")
     if op in (">", ">=", "<", "<=", "~") and "," in value:
         raise BadRequest(f"Operator '{op}' is not allowed for multiple values.", code="1443")
     return Term(path, op, values)
