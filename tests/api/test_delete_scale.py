@@ -14,40 +14,23 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, insert
 
-from headwater.api import create_app
 from headwater.service import Services
-from headwater.settings import Settings
 from headwater.store import Scope, Store, now_ms
 from headwater.store.keys import index_keys
 from headwater.store.references import flow_reference_rows
 from headwater.store.tables import flow_references, resources
-from tests.support.ids import CRM_TO_AEP, FLOW, LAKE_SPEC, ORG, PG_SPEC
-from tests.support.pg import pg_admin
-from tests.support.tenants import Tenant, make_tenant
+from tests.support.ids import CRM_TO_AEP, FLOW, LAKE_SPEC, PG_SPEC
+from tests.support.metadata import BACKENDS, app_on
+from tests.support.tenants import Tenant
 
 BIG = 10_000
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, Services, Tenant]]:
     """An app on a SQLite or on a PostgreSQL metadata database."""
-    url = None
-    name = f"hw_deletes_{uuid.uuid4().hex[:10]}"
-    if request.param == "postgresql":
-        with pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, run_embedded_executor=False)
-    services = Services(settings)
-    services.migrate()
-    try:
-        with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
-            yield client, services, make_tenant(services, ORG)
-    finally:
-        services.store.engine.dispose()
-        if url:
-            with pg_admin() as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with app_on(request.param, tmp_path, prefix="hw_deletes") as made:
+        yield made
 
 
 @dataclass

@@ -13,42 +13,25 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
-from headwater.api import create_app
 from headwater.lake import Lake
 from headwater.runs.dataset_facts import columns_of
 from headwater.runs.ledger import Ledger
 from headwater.runs.plan import lake_ident
 from headwater.runs.report import new_doc
 from headwater.service import Services
-from headwater.settings import Settings
 from headwater.store import Scope
 from headwater.store.tables import runs
 from tests.support.chain import create, make_chain, ok, pg_body, run_until_done
-from tests.support.ids import CATALOG, CRM_TO_AEP, FLOW, LAKE_SPEC, ORG
-from tests.support.pg import pg_admin
-from tests.support.tenants import Tenant, make_tenant
+from tests.support.ids import CATALOG, CRM_TO_AEP, FLOW, LAKE_SPEC
+from tests.support.metadata import BACKENDS, app_on
+from tests.support.tenants import Tenant
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, Services, Tenant]]:
     """An app on a SQLite or on a PostgreSQL metadata database."""
-    url = None
-    name = f"hw_lists_{uuid.uuid4().hex[:10]}"
-    if request.param == "postgresql":
-        with pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, run_embedded_executor=False)
-    services = Services(settings)
-    services.migrate()
-    try:
-        with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
-            yield client, services, make_tenant(services, ORG)
-    finally:
-        services.store.engine.dispose()
-        if url:
-            with pg_admin() as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with app_on(request.param, tmp_path, prefix="hw_lists") as made:
+        yield made
 
 
 def seed(services: Services, tenant: Tenant, *, flows: int, runs_per_flow: int) -> str:

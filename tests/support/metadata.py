@@ -1,0 +1,41 @@
+"""An in-process app on a fresh SQLite or PostgreSQL metadata database, for tests that must hold on both."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from headwater.api import create_app
+from headwater.service import Services
+from headwater.settings import Settings
+from tests.support.ids import ORG
+from tests.support.pg import pg_admin
+from tests.support.tenants import Tenant, make_tenant
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def app_on(backend: str, tmp_path: Path, *, prefix: str) -> Iterator[tuple[TestClient, Services, Tenant]]:
+    """A client of an app whose metadata is `backend` (a new database named `prefix_…` on PostgreSQL)."""
+    url = None
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if backend == "postgresql":
+        with pg_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, run_embedded_executor=False)
+    services = Services(settings)
+    services.migrate()
+    try:
+        with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+            yield client, services, make_tenant(services, ORG)
+    finally:
+        services.store.engine.dispose()
+        if url:
+            with pg_admin() as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
