@@ -8,43 +8,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from headwater.runs.ledger import Ledger
 from headwater.runs.scheduler import Scheduler
 from headwater.store import Scope, Store
 from headwater.store.paging import Cond, Page
-from headwater.store.repository import _MIGRATIONS
-from tests.support.pg import pg_admin
+from tests.support.metadata import BACKENDS, store_at
 
 SCOPE = Scope("ORG0000000000000000000000@AdobeOrg", "prod")
 START = 1_700_000_000
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store at revision 0003, the schema before 0004."""
-    name = f"hw_mig_{uuid.uuid4().hex[:10]}"
-    if request.param == "sqlite":
-        store = Store.from_url(f"sqlite:///{tmp_path / 'meta.db'}")
-    else:
-        with pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        store = Store.from_url(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-    try:
+    with store_at(request.param, tmp_path, "0003") as store:
         yield store
-    finally:
-        store.engine.dispose()
-        if request.param == "postgresql":
-            with pg_admin() as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _insert(store: Store, kind: str, doc: dict[str, object], created_at: int) -> str:

@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select, text
 
 from headwater.store import Scope, Store
 from headwater.store.keys import index_keys
 from headwater.store.references import InUse
-from headwater.store.repository import _MIGRATIONS
 from headwater.store.tables import flow_references
-from tests.support.pg import pg_admin
+from tests.support.metadata import BACKENDS, alembic, store_at
 
 PROD = Scope("ORG0000000000000000000000@AdobeOrg", "prod")
 DEV = Scope("ORG0000000000000000000000@AdobeOrg", "dev")
@@ -27,32 +25,11 @@ DEV = Scope("ORG0000000000000000000000@AdobeOrg", "dev")
 BULK = 1003
 
 
-def _alembic(store: Store, action: Any, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        action(cfg, revision)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store at revision 0004, the schema before 0005."""
-    name = f"hw_mig_{uuid.uuid4().hex[:10]}"
-    if request.param == "sqlite":
-        store = Store.from_url(f"sqlite:///{tmp_path / 'meta.db'}")
-    else:
-        with pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        store = Store.from_url(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    _alembic(store, command.upgrade, "0004")
-    try:
+    with store_at(request.param, tmp_path, "0004") as store:
         yield store
-    finally:
-        store.engine.dispose()
-        if request.param == "postgresql":
-            with pg_admin() as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 class OldRows:
@@ -136,7 +113,7 @@ def test_downgrade_drops_the_index_and_upgrading_again_rebuilds_it(old_store: St
     _, source, target = old.chain(PROD)
     (flow,) = old.flows(PROD, source, target)
     old_store.migrate()
-    _alembic(old_store, command.downgrade, "0004")
+    alembic(old_store, command.downgrade, "0004")
     with old_store.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == "0004"
