@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from headwater.service import Services
 from headwater.store import Scope, Store
-from tests.support.ids import CATALOG, LAKE_SPEC
+from tests.support.ids import CATALOG, FLOW, LAKE_SPEC
 from tests.support.tenants import Tenant
 
 DATASETS = f"{CATALOG}/dataSets"
@@ -168,7 +168,7 @@ def test_a_name_filter_reads_only_the_rows_of_that_name(
 
 
 def test_a_delete_finds_the_target_connection_naming_it_among_many(
-    client: TestClient, tenant: Tenant, services: Services
+    client: TestClient, tenant: Tenant, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dataset = create(client, tenant, name="target")
     scope = Scope(tenant.org, "prod")
@@ -179,7 +179,15 @@ def test_a_delete_finds_the_target_connection_naming_it_among_many(
     naming = str(uuid.uuid4())
     doc = {"name": "t", "params": {"dataSetId": dataset}, "connectionSpec": spec, "state": "enabled"}
     services.store.insert("targetConnection", scope, id=naming, doc=doc)
+    rows: list[str] = []
+    read = Store._record
+    monkeypatch.setattr(Store, "_record", staticmethod(lambda row: rows.append(row.id) or read(row)))
     refused = client.delete(f"{DATASETS}/{dataset}", headers=tenant.headers())
     assert refused.status_code == 400 and naming in refused.text, refused.text
+    # The dataset itself and the one target connection naming it: an index lookup, not a scan.
+    assert sorted(rows) == sorted([dataset, naming])
+    # A target connection's dataset key never answers a baseConnectionId filter (it has none).
+    listed = client.get(f"{FLOW}/targetConnections?property=baseConnectionId=={dataset}", headers=tenant.headers())
+    assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
     services.store.delete("targetConnection", scope, naming)
     assert client.delete(f"{DATASETS}/{dataset}", headers=tenant.headers()).status_code == 200

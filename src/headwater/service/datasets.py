@@ -26,7 +26,7 @@ from headwater.service._fields import known_fields
 from headwater.service.catalog_filters import DatasetFilter
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
-from headwater.store.paging import Page
+from headwater.store.paging import Cond, Page
 
 
 def arrow_type(name: str, *, field: str) -> pa.DataType:
@@ -285,23 +285,14 @@ class DatasetService(ResourceService):
         return [f"@/dataSets/{dataset_id}"]
 
     def _target_of(self, ctx: Context, dataset_id: str) -> str | None:
-        """The oldest target connection of the sandbox that names the dataset, or None.
-
-        No store column holds a target connection's dataset, so this reads target connections in
-        creation order, a chunk at a time, and stops at the first that names it: memory stays one
-        chunk, and a refused delete reads only up to its answer.
-        """
-        after: tuple[Any, str] | None = None
-        while True:
-            page = Page(after=after, limit=_SCAN_CHUNK)
-            chunk = self.core.store.page(ResourceKind.TARGET_CONNECTION, ctx.scope, page)
-            for target in chunk:
-                params = target.doc.get("params")
-                if isinstance(params, dict) and params.get("dataSetId") == dataset_id:
-                    return target.id
-            if len(chunk) < _SCAN_CHUNK:
-                return None
-            after = (chunk[-1].created_at, chunk[-1].id)
+        """The oldest target connection of the sandbox that names the dataset, or None (an index lookup:
+        a target connection's dataset id is its `ref_key`, store/keys.py)."""
+        named = Page(conds=(Cond("ref_key", "in", (dataset_id.lower(),)),))
+        for target in self.core.store.page(ResourceKind.TARGET_CONNECTION, ctx.scope, named):
+            params = target.doc.get("params")  # the key is lower-cased: the doc decides
+            if isinstance(params, dict) and params.get("dataSetId") == dataset_id:
+                return target.id
+        return None
 
     def preview(self, ctx: Context, dataset_id: str, *, limit: int = 100) -> dict[str, Any]:
         record = self.record(ctx, dataset_id)

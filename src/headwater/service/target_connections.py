@@ -7,7 +7,7 @@ from typing import Any
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import BadRequest
 from headwater.runs.credentials import DATA_LAKE_SPEC_ID
-from headwater.service._core import Context
+from headwater.service._core import ENVELOPE_COLUMNS, Context
 from headwater.service._endpoints import FlowEndpointService, spec_ref
 from headwater.service._fields import known_fields
 from headwater.store import Record
@@ -22,6 +22,9 @@ class TargetConnectionService(FlowEndpointService):
     api_name = "targetConnections"
     patchable = ("name", "description", "params", "state", "data")
     flow_field = "targetConnectionIds"
+    # `ref_key` holds a target connection's dataset (store/keys.py), not a base connection: a
+    # `baseConnectionId` filter is checked on the items (where it never matches), not on that column.
+    columns = {path: col for path, col in ENVELOPE_COLUMNS.items() if path != "baseConnectionId"}
 
     def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
         spec = spec_ref(body, "connectionSpec")

@@ -24,6 +24,15 @@ def _key(value: Any, column: str) -> str | None:
     return lowered if len(lowered) <= KEY_SIZES[column] else None
 
 
+def referenced_id(kind: str, doc: dict[str, Any]) -> Any:
+    """The one resource a row names, kept in `ref_key`: a source connection's base connection, a target
+    connection's dataset (target connections have no base connection), so "who uses X" is an index lookup."""
+    if kind == "targetConnection":
+        params = doc.get("params")
+        return params.get("dataSetId") if isinstance(params, dict) else None
+    return doc.get("baseConnectionId")
+
+
 def index_keys(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The key columns of a row of `kind` holding `doc`; a flow write also asks the scheduler to look."""
     spec = doc.get("connectionSpec") or doc.get("flowSpec")
@@ -31,7 +40,7 @@ def index_keys(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
         "name_key": _key(doc.get("name"), "name_key"),
         "state_key": _key(doc.get("state"), "state_key"),
         "spec_key": _key(spec.get("id") if isinstance(spec, dict) else None, "spec_key"),
-        "ref_key": _key(doc.get("baseConnectionId"), "ref_key"),
+        "ref_key": _key(referenced_id(kind, doc), "ref_key"),
     }
     # Any change to a flow (create, patch, enable, disable) may change when it is due: 0 makes the
     # scheduler's next tick compute it again (runs/scheduler.py owns the arithmetic).
