@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +68,26 @@ def child(rows: int, chunk_rows: int, write: bool) -> None:
             yield conn
 
     pg_stream.adbc_connection = timed_connection  # type: ignore[assignment]
+
+    # Time each query's reader spends producing a batch (not counting its waits for the consumer):
+    # the first batch of a query pays its start, the others only their decoding.
+    first_batch: list[float] = []
+    next_batch: list[float] = []
+    batches_of = pg_stream._batches
+
+    def timed_batches(*args: Any) -> Iterator[Any]:
+        inner = batches_of(*args)
+        produced = first_batch
+        while True:
+            began = time.perf_counter()
+            batch = next(inner, None)
+            produced.append(time.perf_counter() - began)
+            if batch is None:
+                return
+            produced = next_batch
+            yield batch
+
+    pg_stream._batches = timed_batches  # type: ignore[assignment]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     plan_s = 0.0
     if chunk_rows > 0:
@@ -115,6 +137,8 @@ def child(rows: int, chunk_rows: int, write: bool) -> None:
             "waited": waited,
             "plan": plan_s,
             "opened": opened,
+            "first_batch": first_batch,
+            "next_batch": next_batch,
             "gaps": gaps,
         }
     )
@@ -126,11 +150,16 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=250_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="drain only, no Parquet")
+    parser.add_argument("--flow", action="store_true", help="whole flow runs (bench/flow_run.py children) instead")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.flow:
+        return flow_child(args.rows, args.chunk_rows)
     if args.child:
         return child(args.rows, args.chunk_rows, not args.no_write)
     ensure_table(args.rows)
+    if args.flow:
+        return flow_runs(args)
     me = str(Path(__file__).resolve())
     base = [me, "--child", "--rows", str(args.rows), *(["--no-write"] if args.no_write else [])]
     for i in range(args.repeat):
@@ -150,6 +179,74 @@ def main() -> None:
             f"consumer gap between chunks median {statistics.median(gaps) * 1000 if gaps else 0:.0f} ms, "
             f"total {sum(gaps) * 1000:.0f} ms"
         )
+        for label, out in (("one transaction", whole), ("chunked", chunked)):
+            print(
+                f"  {label}: reader per batch: first of a query median "
+                f"{statistics.median(out['first_batch']) * 1000:.0f} ms (x{len(out['first_batch'])}), "
+                f"others median {statistics.median(out['next_batch']) * 1000:.0f} ms, "
+                f"reader busy {(sum(out['first_batch']) + sum(out['next_batch'])):.2f} s"
+            )
+
+
+def flow_runs(args: argparse.Namespace) -> None:
+    """Flow runs in one transaction and in chunks, alternating: wall and CPU seconds (user + system) of
+    each run's process, and its peak RSS. The server's backends are not counted."""
+    base = [str(Path(__file__).resolve()), "--child", "--flow", "--rows", str(args.rows)]
+    ratios: list[tuple[float, float]] = []
+    for i in range(args.repeat):
+        whole = cpu_child([*base, "--chunk-rows", "0"])
+        chunked = cpu_child([*base, "--chunk-rows", str(args.chunk_rows)])
+        ratios.append((whole[0] / chunked[0], whole[1] / chunked[1]))
+        print(
+            f"pair {i + 1}: one transaction {whole[0]:.2f} s wall / {whole[1]:.2f} s CPU / {whole[2]:.0f} MiB; "
+            f"chunked {chunked[0]:.2f} s / {chunked[1]:.2f} s CPU / {chunked[2]:.0f} MiB; "
+            f"ratio wall {ratios[-1][0]:.3f}, CPU {ratios[-1][1]:.3f}"
+        )
+    print(
+        f"median ratio (one transaction / chunked): wall {statistics.median(r[0] for r in ratios):.3f}, "
+        f"CPU {statistics.median(r[1] for r in ratios):.3f}"
+    )
+
+
+def flow_child(rows: int, chunk_rows: int) -> None:
+    """One flow run (bench/flow_run.py's child), noting for each chunk after the first how long its
+    reader took from producing the previous chunk's last batch to starting this chunk's query: the
+    server has nothing to do meanwhile (printed to stderr)."""
+    import flow_run
+
+    import headwater.connectors._pg_stream as pg_stream
+
+    marks: list[tuple[str, float]] = []
+    batches_of = pg_stream._batches
+
+    def marked_batches(*args: Any) -> Iterator[Any]:
+        marks.append(("start", time.perf_counter()))
+        for batch in batches_of(*args):
+            marks.append(("batch", time.perf_counter()))
+            yield batch
+
+    pg_stream._batches = marked_batches  # type: ignore[assignment]
+    try:
+        flow_run.child_flow_run(rows, None, chunk_rows, None, None)
+    finally:
+        idle = [t - marks[i - 1][1] for i, (kind, t) in enumerate(marks) if kind == "start" and i > 0]
+        if idle:
+            print(
+                f"server idle between chunks: median {statistics.median(idle) * 1000:.0f} ms, "
+                f"max {max(idle) * 1000:.0f} ms, total {sum(idle):.2f} s over {len(idle)}",
+                file=sys.stderr,
+            )
+
+
+def cpu_child(argv: list[str]) -> tuple[float, float, float]:
+    """Run seconds (as the run reports them), CPU seconds and peak RSS (MiB) of one child process."""
+    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE)
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv!r} failed")
+    seconds = json.loads(out.decode().strip().splitlines()[-1])["seconds"]
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 if __name__ == "__main__":
