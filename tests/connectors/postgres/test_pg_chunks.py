@@ -154,3 +154,34 @@ def test_what_is_not_chunked(connector: PostgresConnector, auth: Any, schema: An
     assert connector.plan_chunks(auth, ReadRequest(table=path, window=fenced), chunk_rows=10) is None
     backfill = DeltaWindow("id", None, 100, nulls=True)  # a value window's first run
     assert connector.plan_chunks(auth, ReadRequest(table=path, window=backfill), chunk_rows=10) is not None
+
+
+def test_a_readers_connection_holds_no_transaction_between_chunks(
+    connector: PostgresConnector, auth: Any, schema: Any
+) -> None:
+    """A reader keeps its connection for the chunks it takes; each chunk's query is its own transaction."""
+    import pyarrow as pa
+
+    from headwater.connectors._pg_stream import chunk_connection
+
+    schema.execute("CREATE TABLE {s}.t (id int PRIMARY KEY)")
+    schema.execute("INSERT INTO {s}.t SELECT generate_series(1, 100)")
+    query = f'SELECT id FROM "{schema.name}".t WHERE id > 50'
+    ids = pa.schema([pa.field("id", pa.int32())])
+    with (
+        chunk_connection(connector._target(auth)) as connection,
+        psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as monitor,
+    ):
+
+        def reader_sessions() -> list[tuple[Any, ...]]:
+            return monitor.execute(
+                "SELECT state, xact_start, backend_xmin FROM pg_stat_activity"
+                " WHERE application_name = 'headwater' AND pid <> pg_backend_pid() AND datname = 'postgres'"
+                " AND query LIKE %s",
+                (f"%{schema.name}%",),
+            ).fetchall()
+
+        for _ in range(2):
+            rows = sum(b.num_rows for b in connection.stream(query, ids))
+            assert rows == 50 and connection.idle
+            assert reader_sessions() == [("idle", None, None)]  # the same session, no transaction open
