@@ -6,7 +6,8 @@ bounded by the driver's batch size hint, not the table size.
 
 A run's full read is planned in chunks of about `HEADWATER_RUN_CHUNK_ROWS` rows (`plan_chunks`,
 connectors/_pg_chunks.py: integer-key ranges, else CTID page ranges), and each chunk is read in its
-own short transaction on its own connection (`read_chunks`): the source's vacuum is never held back
+own short transaction, one query in autocommit on its reader's connection (`read_chunks`, which
+describes the table once for every chunk): the source's vacuum is never held back
 for a whole copy, at the price that a row changed mid-read is seen old or new per chunk
 (docs/incremental.md). `read` splits on the integer primary key by worker count, for windowed reads.
 Fenced incremental reads are the exception: every range reads in the one snapshot whose xmin
