@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,20 +33,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from headwater.errors import PreconditionFailed, TransientError
+from headwater.store.clients import ClientStore
+from headwater.store.clock import now_ms
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.references import InUse, first_user, forget_flow, write_flow_references
-from headwater.store.statements import CLIENT_STATE, RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_IDS
-from headwater.store.tables import api_clients, resources
+from headwater.store.statements import RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_IDS
+from headwater.store.tables import resources
 
 # pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
 _MIGRATION_LOCK = 0x68656164777472
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def new_etag() -> str:
@@ -125,7 +122,7 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-class Store:
+class Store(ClientStore):
     """Persistence for API clients and Flow Service resources."""
 
     def __init__(self, engine: Engine) -> None:
@@ -158,55 +155,6 @@ class Store:
                 "The metadata database is unavailable; try again shortly. "
                 f"({type(exc.orig).__name__ if exc.orig else 'OperationalError'})"
             ) from None
-
-    # -- API clients --------------------------------------------------------------------------
-    def add_client(self, *, client_id: str, org: str, name: str, secret_hash: str) -> None:
-        with self.begin() as conn:
-            conn.execute(
-                insert(api_clients).values(
-                    client_id=client_id, org=org, name=name, secret_hash=secret_hash, created_at=now_ms()
-                )
-            )
-
-    def get_client(self, client_id: str) -> dict[str, Any] | None:
-        with self.begin() as conn:
-            row = conn.execute(select(api_clients).where(api_clients.c.client_id == client_id)).mappings().first()
-        return dict(row) if row else None
-
-    def client_is_active(self, client_id: str, org: str) -> bool:
-        """Whether a token's client still exists for that org and is not revoked (a primary-key read)."""
-        with self.begin() as conn:
-            row = conn.execute(CLIENT_STATE, {"client_id": client_id}).first()
-        return row is not None and row.org == org and row.revoked_at is None
-
-    def list_clients(self, org: str | None = None) -> builtins.list[dict[str, Any]]:
-        """Every API client (of one org if given), oldest first, without its secret hash."""
-        cols = [c for c in api_clients.c if c.name != "secret_hash"]
-        query = select(*cols).order_by(api_clients.c.created_at, api_clients.c.client_id)
-        if org is not None:
-            query = query.where(api_clients.c.org == org)
-        with self.begin() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
-
-    def revoke_client(self, client_id: str) -> bool:
-        """Mark a client revoked (the first revocation time is kept); False if there is no such client."""
-        with self.begin() as conn:
-            conn.execute(
-                update(api_clients)
-                .where(api_clients.c.client_id == client_id, api_clients.c.revoked_at.is_(None))
-                .values(revoked_at=now_ms())
-            )
-            found = conn.execute(select(api_clients.c.client_id).where(api_clients.c.client_id == client_id)).first()
-        return found is not None
-
-    def set_client_secret_hash(self, client_id: str, *, old: str, new: str) -> None:
-        """Replace a secret hash if it is still `old` (upgrading a hash scheme after a good exchange)."""
-        with self.begin() as conn:
-            conn.execute(
-                update(api_clients)
-                .where(api_clients.c.client_id == client_id, api_clients.c.secret_hash == old)
-                .values(secret_hash=new)
-            )
 
     # -- resources ----------------------------------------------------------------------------
     @staticmethod
