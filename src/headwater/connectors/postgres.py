@@ -39,24 +39,30 @@ from headwater.connectors._pg_conn import catalog_connection, scrub_environment
 from headwater.connectors._pg_fence import band_ids, take_snapshot
 from headwater.connectors._pg_fence import sessions as fence_sessions
 from headwater.connectors._pg_sql import (
-    DESCRIBE_COLUMNS,
-    FIND_TABLE,
     LIST_TABLES,
     PRIMARY_KEY,
     format_path,
-    parse_path,
     select_query,
 )
 from headwater.connectors._pg_stream import ChunkConnection, batch_bytes, chunk_connection, stream_query
-from headwater.connectors._pg_types import PgColumnType, column_type
+from headwater.connectors._pg_table import (
+    PgColumn,
+    PgTable,
+    arrow_schema,
+    bound_filter,
+    find_table,
+    found_column,
+    select_list,
+    selected_columns,
+)
 from headwater.connectors._source_policy import CONTEXT_KEY, SourcePolicy
 from headwater.connectors.base import ConnectorSpec, database_attributes, database_source_spec
-from headwater.domain import ColumnInfo, DeltaWindow, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
+from headwater.domain import DeltaWindow, ExploreItem, KeyRange, ReadRequest, TablePreview, TableSchema
 from headwater.domain.far_dates import python_safe
 from headwater.domain.fence import SessionFacts
 from headwater.domain.jsonify import json_rows
 from headwater.domain.row_filter import RowFilter, bind_filter
-from headwater.errors import BadRequest, ConfigError, NotFound
+from headwater.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from headwater.settings import Settings
@@ -75,37 +81,6 @@ SPEC = ConnectorSpec(
     attributes=database_attributes('"'),
     source_spec=database_source_spec("PostgreSQL"),
 )
-
-
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    source_type: str
-    kind: PgColumnType
-    not_null: bool
-
-    def info(self) -> ColumnInfo:
-        return ColumnInfo(
-            name=self.name,
-            source_type=self.source_type,
-            arrow_type=self.kind.arrow_type,
-            platform_type=self.kind.platform_type,
-            xdm=self.kind.xdm,
-            xdm_meta_type=self.kind.xdm_meta_type,
-            nullable=not self.not_null,
-        )
-
-
-@dataclass(frozen=True)
-class _Table:
-    schema: str
-    name: str
-    oid: int
-    columns: tuple[_Column, ...]
-
-    @property
-    def path(self) -> str:
-        return format_path(self.schema, self.name)
 
 
 # The request option carrying what the chunks of one `read_chunks` share (`_SharedChunks`).
@@ -160,24 +135,8 @@ class PostgresConnector:
             for schema, name, _kind in rows
         ]
 
-    def _table(self, conn: psycopg.Connection[Any], path: str) -> _Table:
-        schema, name = parse_path(path)
-        found = conn.execute(FIND_TABLE, (schema, name)).fetchone()
-        if found is None:
-            raise NotFound("table", path)
-        oid = int(found[0])
-        columns = tuple(
-            _Column(
-                name=row[0],
-                source_type=row[1],
-                kind=column_type(base=row[2], kind=row[3], typmod=int(row[4]), element=row[5], element_kind=row[6]),
-                not_null=bool(row[7]),
-            )
-            for row in conn.execute(DESCRIBE_COLUMNS, (oid, oid)).fetchall()
-        )
-        if not columns:
-            raise ConfigError(f"No columns were found for table {path!r}.")
-        return _Table(schema, name, oid, columns)
+    def _table(self, conn: psycopg.Connection[Any], path: str) -> PgTable:
+        return find_table(conn, path)
 
     def describe(self, auth: BaseModel, table: str) -> TableSchema:
         with catalog_connection(self._target(auth)) as conn:
@@ -193,14 +152,14 @@ class PostgresConnector:
             schema = TableSchema(path=found.path, columns=tuple(c.info() for c in found.columns))
             bound = bind_filter(row_filter, schema) if row_filter is not None else None
             query = select_query(
-                found.schema, found.name, _select(found.columns), row_filter=bound, limit=limit
+                found.schema, found.name, select_list(found.columns), row_filter=bound, limit=limit
             ).as_string(conn)
         batches = list(stream_query(target, query, schema.arrow_schema))
         rows = json_rows(python_safe(pa.Table.from_batches(batches, schema=schema.arrow_schema)))
         return TablePreview(schema=schema, rows=rows)
 
     # -- reading ----------------------------------------------------------------------------------
-    def _prepare(self, conn: psycopg.Connection[Any], request: ReadRequest) -> tuple[_Table, tuple[_Column, ...]]:
+    def _prepare(self, conn: psycopg.Connection[Any], request: ReadRequest) -> tuple[PgTable, tuple[PgColumn, ...]]:
         """The table a read names and its selected columns, checked (ConfigError: the user must fix it)."""
         try:
             found = self._table(conn, request.table)
@@ -208,7 +167,7 @@ class PostgresConnector:
             raise ConfigError(
                 f"The table {request.table!r} does not exist or is not readable with these credentials."
             ) from None
-        columns = _selected(found, request.columns)
+        columns = selected_columns(found, request.columns)
         for bound in (request.window, request.partition):
             if bound is not None and found_column(found, bound.column) is None:
                 raise ConfigError(
@@ -235,7 +194,7 @@ class PostgresConnector:
         with contextlib.ExitStack() as held:
             conn = held.enter_context(catalog_connection(target))
             found, columns = self._prepare(conn, request)
-            schema = _arrow_schema(columns)
+            schema = arrow_schema(columns)
             window, snapshot = _fenced(conn, found, request.window)
             partitions: list[KeyRange | None] = [request.partition]
             if request.partition is None:
@@ -244,10 +203,10 @@ class PostgresConnector:
                 select_query(
                     found.schema,
                     found.name,
-                    _select(columns),
+                    select_list(columns),
                     window=window,
                     partition=part,
-                    row_filter=_bound(found, request.row_filter),
+                    row_filter=bound_filter(found, request.row_filter),
                 ).as_string(conn)
                 for part in partitions
             ]
@@ -298,12 +257,12 @@ class PostgresConnector:
         with catalog_connection(target) as conn:
             found, columns = self._prepare(conn, request)
             window, _ = _fenced(conn, found, request.window)
-            row_filter = _bound(found, request.row_filter)
+            row_filter = bound_filter(found, request.row_filter)
             queries = {
                 str(chunk["key"]): select_query(
                     found.schema,
                     found.name,
-                    _select(columns),
+                    select_list(columns),
                     window=window,
                     partition=request.partition,
                     row_filter=row_filter,
@@ -311,7 +270,7 @@ class PostgresConnector:
                 ).as_string(conn)
                 for chunk in chunks
             }
-        schema = _arrow_schema(columns)
+        schema = arrow_schema(columns)
         todo: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         for chunk in chunks:
             todo.put(chunk)
@@ -363,7 +322,7 @@ class PostgresConnector:
                 ) from None
             return fence_sessions(conn, oid=found.oid)
 
-    def _partitions(self, conn: psycopg.Connection[Any], table: _Table, request: ReadRequest) -> list[KeyRange | None]:
+    def _partitions(self, conn: psycopg.Connection[Any], table: PgTable, request: ReadRequest) -> list[KeyRange | None]:
         """Split a large table on its single-column integer primary key, for parallel reads."""
         if request.parallelism <= 1:
             return [None]
@@ -403,7 +362,7 @@ class PostgresConnector:
 
 
 def _fenced(
-    conn: psycopg.Connection[Any], table: _Table, window: DeltaWindow | None
+    conn: psycopg.Connection[Any], table: PgTable, window: DeltaWindow | None
 ) -> tuple[DeltaWindow | None, str | None]:
     """A window whose fence asks for a snapshot gets one here, on `conn`, reported before any row is read."""
     if window is None:
@@ -435,40 +394,6 @@ def _taken(todo: queue.SimpleQueue[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield todo.get_nowait()
         except queue.Empty:
             return
-
-
-def found_column(table: _Table, name: str) -> _Column | None:
-    return next((c for c in table.columns if c.name == name), None)
-
-
-def _bound(table: _Table, row_filter: RowFilter | None) -> RowFilter | None:
-    """A run's filter is bound by its plan; any other is checked against the table as it is now."""
-    if row_filter is None or row_filter.bound:
-        return row_filter
-    schema = TableSchema(path=table.path, columns=tuple(c.info() for c in table.columns))
-    try:
-        return bind_filter(row_filter, schema)
-    except BadRequest as exc:
-        # In a read the user must fix the filter or the table: a configuration error, not a retry.
-        raise ConfigError(exc.message, code=exc.code) from None
-
-
-def _arrow_schema(columns: tuple[_Column, ...]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.kind.arrow_type, not c.not_null) for c in columns])
-
-
-def _select(columns: tuple[_Column, ...]) -> list[tuple[str, bool, bool]]:
-    return [(c.name, c.kind.as_text, c.kind.is_array) for c in columns]
-
-
-def _selected(table: _Table, names: tuple[str, ...] | None) -> tuple[_Column, ...]:
-    if names is None:
-        return table.columns
-    by_name = {c.name: c for c in table.columns}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise ConfigError(f"Column {missing[0]!r} is not in table {table.path!r}.")
-    return tuple(by_name[n] for n in names)
 
 
 def create(settings: Settings) -> PostgresConnector:

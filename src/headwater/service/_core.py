@@ -163,12 +163,8 @@ class ResourceService:
 
     def delete(self, ctx: Context, resource_id: str) -> None:
         self.record(ctx, resource_id)
-        self.before_delete(ctx, resource_id)
         if not self.core.store.delete(self.kind, ctx.scope, resource_id):
             raise NotFound(self.api_name, resource_id)
-
-    def before_delete(self, ctx: Context, resource_id: str) -> None:
-        """Refuse deletion of a resource that others still use (raise BadRequest)."""
 
 
 def stale_etag(supplied: str, current: str) -> PreconditionFailed:

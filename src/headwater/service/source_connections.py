@@ -24,7 +24,6 @@ class SourceConnectionService(FlowEndpointService):
     kind = ResourceKind.SOURCE_CONNECTION
     api_name = "sourceConnections"
     patchable = ("name", "description", "params", "state", "data", "baseConnectionId")
-    flow_field = "sourceConnectionIds"
 
     def _build(self, ctx: Context, body: dict[str, Any], existing: Record | None) -> dict[str, Any]:
         name = text_field(body, "name", required=True)

@@ -21,7 +21,6 @@ class TargetConnectionService(FlowEndpointService):
     kind = ResourceKind.TARGET_CONNECTION
     api_name = "targetConnections"
     patchable = ("name", "description", "params", "state", "data")
-    flow_field = "targetConnectionIds"
     # `ref_key` holds a target connection's dataset (store/keys.py), not a base connection: a
     # `baseConnectionId` filter is checked on the items (where it never matches), not on that column.
     columns = {path: col for path, col in ENVELOPE_COLUMNS.items() if path != "baseConnectionId"}
