@@ -30,28 +30,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, run_child
-from pg_read import DSN, SCHEMA, ensure_table, table_name
+from pg_read import SCHEMA, bench_auth, ensure_table, table_name
 
 
 def child(rows: int, chunk_rows: int, write: bool) -> None:
-    import psycopg
     import pyarrow.parquet as pq
-    from pydantic import SecretStr
 
-    from headwater.connectors._pg_auth import PgBasicAuth
     from headwater.connectors._pg_sql import format_path
     from headwater.connectors.postgres import PostgresConnector
     from headwater.domain import ReadRequest
 
-    info = psycopg.conninfo.conninfo_to_dict(DSN)
-    auth = PgBasicAuth(
-        server=str(info.get("host", "127.0.0.1")),
-        port=int(str(info.get("port", 5432))),
-        database=str(info.get("dbname", "postgres")),
-        username=str(info.get("user", "postgres")),
-        password=SecretStr(str(info.get("password", "unused-with-trust"))),
-        sslMode="disable",
-    )
+    auth = bench_auth()
     connector = PostgresConnector()
     request = ReadRequest(format_path(SCHEMA, table_name(rows)), parallelism=1)
     # Connections opened for COPY reads, and the time spent opening them (in reader threads).

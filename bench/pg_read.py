@@ -90,6 +90,23 @@ def ensure_table(rows: int) -> None:
         print(f"built in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
+def bench_auth() -> Any:
+    """Headwater's basic auth for the benchmark database (DSN)."""
+    from pydantic import SecretStr
+
+    from headwater.connectors._pg_auth import PgBasicAuth
+
+    info = psycopg.conninfo.conninfo_to_dict(DSN)
+    return PgBasicAuth(
+        server=str(info.get("host", "127.0.0.1")),
+        port=int(str(info.get("port", 5432))),
+        database=str(info.get("dbname", "postgres")),
+        username=str(info.get("user", "postgres")),
+        password=SecretStr(str(info.get("password", "unused-with-trust"))),
+        sslMode="disable",
+    )
+
+
 def child_raw(rows: int) -> None:
     query = sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT BINARY)").format(
         sql.Identifier(SCHEMA, table_name(rows))
@@ -106,20 +123,10 @@ def child_raw(rows: int) -> None:
 
 def child_headwater(rows: int, parallelism: int) -> None:
     import pyarrow.parquet as pq
-    from pydantic import SecretStr
 
-    from headwater.connectors._pg_auth import PgBasicAuth
     from headwater.connectors.postgres import PostgresConnector
 
-    info = psycopg.conninfo.conninfo_to_dict(DSN)
-    auth = PgBasicAuth(
-        server=str(info.get("host", "127.0.0.1")),
-        port=int(str(info.get("port", 5432))),
-        database=str(info.get("dbname", "postgres")),
-        username=str(info.get("user", "postgres")),
-        password=SecretStr(str(info.get("password", ""))),
-        sslMode="disable",
-    )
+    auth = bench_auth()
     from headwater.connectors._pg_sql import format_path
     from headwater.domain import ReadRequest
 
