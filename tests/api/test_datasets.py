@@ -56,6 +56,8 @@ def test_a_given_schema_round_trips_and_is_an_iceberg_table(
     assert services.datasets.lake.schema(DatasetIdent(ice["namespace"], ice["table"])).names[3] == 'odd "name"; --'
     preview = client.get(f"{CATALOG}/dataSets/{ds}/preview", headers=tenant.headers()).json()
     assert preview["rowCount"] == 0 and preview["data"] == [] and len(preview["columns"]) == 4
+    zero = client.get(f"{CATALOG}/dataSets/{ds}/preview?limit=0", headers=tenant.headers())
+    assert zero.status_code == 400 and "between 1 and 1000" in zero.text, zero.text  # not silently 100 rows
 
 
 def test_a_schema_taken_from_an_explored_source_table(

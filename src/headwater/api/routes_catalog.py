@@ -73,21 +73,12 @@ def _only_params(request: Request, allowed: frozenset[str]) -> None:
         )
 
 
-def _page_size(value: str | None, default: int) -> int:
+def _bounded_int(value: str | None, name: str, default: int, maximum: int, *, low: int = 0) -> int:
     if value is None:
         return default
-    number = ascii_int(value, low=1, high=100)
+    number = ascii_int(value, low=low, high=maximum)
     if number is None:
-        raise BadRequest("The limit parameter must be an integer between 1 and 100.", code="1000")
-    return number
-
-
-def _bounded_int(value: str | None, name: str, default: int, maximum: int) -> int:
-    if value is None:
-        return default
-    number = ascii_int(value, low=0, high=maximum)
-    if number is None:
-        raise BadRequest(f"The {name} parameter must be an integer between 0 and {maximum}.", code="1000")
+        raise BadRequest(f"The {name} parameter must be an integer between {low} and {maximum}.", code="1000")
     return number
 
 
@@ -153,7 +144,7 @@ def list_datasets(
     filters = parse_filters([(k, v) for k, v in request.query_params.multi_items() if k in _DATASET_FILTERS])
     found = svc.datasets.list_catalog(
         ctx,
-        limit=_page_size(limit, 20),
+        limit=_bounded_int(limit, "limit", 20, 100, low=1),
         start=_bounded_int(start, "start", 0, 10**9),
         order_by=order_by,
         filters=filters,
@@ -184,7 +175,7 @@ def get_dataset(dataset_id: str, request: Request, ctx: Ctx, svc: Svc, propertie
 def preview_dataset(dataset_id: str, request: Request, ctx: Ctx, svc: Svc, limit: IntQ = None) -> Any:
     """Headwater: the first `limit` rows (at most 1000) of the dataset's table."""
     _only_params(request, frozenset({"limit"}))
-    return svc.datasets.preview(ctx, dataset_id, limit=_bounded_int(limit, "limit", 100, 1000) or 100)
+    return svc.datasets.preview(ctx, dataset_id, limit=_bounded_int(limit, "limit", 100, 1000, low=1))
 
 
 @catalog.delete(
@@ -237,7 +228,7 @@ def list_mapping_sets(
     _only_params(request, _MAPPING_LIST)
     return svc.mapping_sets.page(
         ctx,
-        limit=_page_size(limit, 10),
+        limit=_bounded_int(limit, "limit", 10, 100, low=1),
         start=_bounded_int(start, "start", 0, 10**9),
         order_by=order_by,
         name=name,
