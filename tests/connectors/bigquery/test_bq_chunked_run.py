@@ -4,23 +4,20 @@ commit holds every row once (runs/staging.py, connectors/_bq_chunks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from google.cloud import bigquery
 
 from headwater.api import create_app
-from headwater.connectors._bq_clients import read_client
 from headwater.errors import TransientError
 from headwater.lake import DatasetIdent, namespace_for
 from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from tests.connectors.bigquery.test_bq_flow_run import OAUTH
-from tests.connectors.bigquery.test_bq_resume import ROWS, create_events
+from tests.connectors.bigquery.test_bq_resume import ROWS, Sessions, create_events
 from tests.support.chain import make_chain, run_until_done
 from tests.support.ids import BQ_SPEC
 from tests.support.tenants import make_tenant
@@ -28,31 +25,18 @@ from tests.support.tenants import make_tenant
 ORG = "BQCHUNKS000000000000000000@AdobeOrg"
 
 
-class DiesOnSecondStream:
-    """Wraps `read_client`: the first attempt's worker is lost as it opens the session's second stream
-    (the first one read and staged); later attempts read normally. Counts the sessions created."""
+class DiesOnSecondStream(Sessions):
+    """The first attempt's worker is lost as it opens the session's second stream (the first one read
+    and staged); later attempts read normally."""
 
     def __init__(self) -> None:
-        self.sessions = 0
+        super().__init__()
         self.died = False
 
-    def __call__(self, settings: Settings, credentials: Any) -> Any:
-        client = read_client(settings, credentials)
-        create, read = client.create_read_session, client.read_rows
-
-        def create_read_session(**kwargs: Any) -> Any:
-            self.sessions += 1
-            return create(**kwargs)
-
-        def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
-            if name.endswith("/streams/1") and not self.died:
-                self.died = True
-                raise TransientError("the worker was lost")
-            return read(name, **kwargs)  # type: ignore[no-any-return]
-
-        client.create_read_session = create_read_session  # type: ignore[method-assign]
-        client.read_rows = read_rows  # type: ignore[method-assign]
-        return client
+    def before_read(self, stream: str) -> None:
+        if stream.endswith("/streams/1") and not self.died:
+            self.died = True
+            raise TransientError("the worker was lost")
 
 
 def test_a_retried_attempt_reads_only_the_streams_not_staged_from_the_same_session(
@@ -78,7 +62,7 @@ def test_a_retried_attempt_reads_only_the_streams_not_staged_from_the_same_sessi
         assert chain.run is not None
         row = run_until_done(services, chain.run)
     assert row.status is RunStatus.SUCCESS and row.attempt == 2, row
-    assert reads.died and reads.sessions == 1  # the second attempt went on in the first one's session
+    assert reads.died and reads.created == 1  # the second attempt went on in the first one's session
     (activity,) = row.doc["activities"]
     chunking = activity["statusSummary"]["extensions"]["chunking"]
     assert chunking["path"] == "bigquery-read-streams" and chunking["chunks"] == 3, chunking

@@ -51,11 +51,15 @@ def create_events(admin: bigquery.Client, dataset: str) -> str:
 
 class Sessions:
     """Wraps `read_client`, counting the read sessions created; `on_first_rows` runs once, in the
-    reader thread, right after the first ReadRows response of the first session arrived."""
+    reader thread, right after the first ReadRows response of the first session arrived, and
+    `before_read` (for subclasses) before each stream is opened."""
 
     def __init__(self, on_first_rows: Any = None) -> None:
         self.created = 0
         self.on_first_rows = on_first_rows
+
+    def before_read(self, stream: str) -> None:
+        """Called with a stream's name as the reader opens it; raising fails that read."""
 
     def __call__(self, settings: Settings, credentials: Any) -> Any:
         client = read_client(settings, credentials)
@@ -65,12 +69,16 @@ class Sessions:
             self.created += 1
             return create(**kwargs)
 
-        def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
-            for response in read(name, **kwargs):
+        def responses(stream: Iterator[Any]) -> Iterator[Any]:
+            for response in stream:
                 yield response
                 if self.on_first_rows is not None and self.created == 1:
                     hook, self.on_first_rows = self.on_first_rows, None
                     hook()
+
+        def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
+            self.before_read(name)
+            return responses(read(name, **kwargs))
 
         client.create_read_session = create_read_session  # type: ignore[method-assign]
         client.read_rows = read_rows  # type: ignore[method-assign]
