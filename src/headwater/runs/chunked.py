@@ -9,6 +9,7 @@ is not chunked, is the connector's business (connectors/_chunked.py, connectors/
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -20,8 +21,10 @@ from pydantic import BaseModel
 
 from headwater.connectors._chunked import ChunkedSource, ChunkPlan, PlanExpired
 from headwater.domain import ReadRequest
+from headwater.domain.fence import SnapshotFacts
 from headwater.lake import DatasetIdent, Lake
 from headwater.lake._writer import StageWriter
+from headwater.runs.cursor import facts_from_json, facts_to_json
 from headwater.runs.plan import FlowPlan
 from headwater.runs.report import COPY
 from headwater.runs.staging import RunStaging
@@ -49,14 +52,40 @@ class ChunkedRead:
     run_id: str
     read_keys: list[str] = field(default_factory=list)  # chunks this attempt read to the end
 
-    def plan(self, *, chunk_rows: int) -> ChunkPlan | None:
-        """The run's plan: the one an earlier attempt recorded, else a new one, recorded now."""
-        if self.staging.plan is not None:
-            return ChunkPlan.from_json(self.staging.plan)
+    fence: SnapshotFacts | None = None  # a fenced backfill's fence: every chunk reads below its xmin
+
+    def plan(self, *, chunk_rows: int, take_fence: Callable[[], SnapshotFacts] | None = None) -> ChunkPlan | None:
+        """The run's plan: the one an earlier attempt recorded, else a new one, recorded now.
+
+        `take_fence` makes this a fenced backfill's plan: the fence is taken before the plan and kept
+        with it, so every attempt reads every chunk below the same one. Such a read is chunked only
+        when it has several chunks; one chunk is read as before, in one snapshot, band included.
+        """
+        raw = self.staging.plan
+        if raw is not None and take_fence is not None and "fence" not in raw:
+            self.staging.forget()  # chunks staged without this fence cannot be part of its read
+            raw = None
+        if raw is not None:
+            if take_fence is not None:
+                self._fence_at(facts_from_json(raw["fence"]))
+            return ChunkPlan.from_json(raw)
+        if take_fence is not None:
+            self._fence_at(take_fence())
         plan = self.source.plan_chunks(self.auth, self.request, chunk_rows=chunk_rows)
-        if plan is not None:
-            self.staging.set_plan(plan.to_json())
+        if plan is None or (self.fence is not None and len(plan.chunks) < 2):
+            return None
+        recorded = plan.to_json()
+        if self.fence is not None:
+            recorded["fence"] = facts_to_json(self.fence)
+        self.staging.set_plan(recorded)
         return plan
+
+    def _fence_at(self, facts: SnapshotFacts) -> None:
+        window = self.request.window
+        assert window is not None and window.fence is not None
+        fence = dataclasses.replace(window.fence, before=facts.before, on_snapshot=None)
+        self.request = dataclasses.replace(self.request, window=dataclasses.replace(window, fence=fence))
+        self.fence = facts
 
     def run(
         self,

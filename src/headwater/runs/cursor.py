@@ -35,6 +35,10 @@ class FencedSource(Protocol):
 
     def fence_sessions(self, auth: BaseModel, table: str) -> SessionFacts | None: ...
 
+    def fence_snapshot(self, auth: BaseModel, table: str, column: str) -> SnapshotFacts:
+        """The facts of a snapshot taken now, in a transaction that ends before this returns."""
+        ...
+
 
 # Source-clock slack on the start-time bound: a backend publishes its transaction start in
 # pg_stat_activity a moment after taking it, and timestamps have microsecond resolution.
@@ -185,6 +189,27 @@ def _keep(marks: tuple[Mark, ...], after: int, arrow_type: pa.DataType) -> tuple
     return tuple(kept)
 
 
+def facts_to_json(facts: SnapshotFacts) -> dict[str, Any]:
+    """A snapshot's facts as kept with a chunked read's plan (the band is never part of them)."""
+    return {
+        "before": facts.before,
+        "xmax": facts.xmax,
+        "running": facts.running,
+        "capturedAt": encode(facts.captured_at),
+        "newest": encode(facts.newest),
+    }
+
+
+def facts_from_json(raw: dict[str, Any]) -> SnapshotFacts:
+    return SnapshotFacts(
+        before=int(raw["before"]),
+        xmax=int(raw["xmax"]),
+        running=int(raw["running"]),
+        captured_at=decode(raw["capturedAt"]),
+        newest=decode(raw.get("newest")),
+    )
+
+
 @dataclass(frozen=True)
 class FencedPlan:
     """A fenced run before its read: the window to read, and what its cursor will be built from."""
@@ -211,6 +236,27 @@ class FencedPlan:
         earlier = fence.exclude if fence is not None else ()
         band = tuple(sorted({x for x in (*earlier, *(snapshot.band or ())) if x >= snapshot.before}))
         return Cursor(self.window.column, value=self.window.start, after=snapshot.before, marks=history, band=band)
+
+    @property
+    def chunkable(self) -> bool:
+        """A flow's first full read (a backfill: no lower bound, no fence behind it) may be read in chunks."""
+        fence = self.window.fence
+        return self.window.start is None and self.window.end is None and fence is not None and fence.after is None
+
+    def chunked_cursor(self, start: SnapshotFacts, end: SnapshotFacts, arrow_type: pa.DataType) -> Cursor:
+        """The cursor of a backfill read in chunks below the fence `start.before`, with `end` taken after them.
+
+        Each chunk read, in its own later snapshot, the versions of transactions below the fence. A
+        version replaced before its chunk was read is missing; the version that replaced it was
+        written by a transaction at or above the fence, so the following runs read it, and none
+        of them may narrow its scan with `lo` (the replacement may carry an old delta value): the
+        mark below, held and reaching up to `end.xmax`, makes `lower_bound` return None for every
+        run whose `after` is under the last id assigned while the chunks were read.
+        """
+        assert self.chunkable
+        mark = Mark(xmax=end.xmax, bound=self.bound, at=end.captured_at, newest=end.newest, lo=None, held=True)
+        history = _keep((*self.committed_marks, mark), start.before, arrow_type)
+        return Cursor(self.window.column, value=None, after=start.before, marks=history, band=())
 
 
 def plan_fenced(

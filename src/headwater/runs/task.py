@@ -19,6 +19,7 @@ Exactly once, step by step:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from headwater.observability.metrics import measured_run
 from headwater.runs import partial, report
 from headwater.runs.chunked import ChunkedRead, fingerprint, with_chunking
 from headwater.runs.credentials import Credentials
-from headwater.runs.cursor import FencedPlan
+from headwater.runs.cursor import FencedPlan, FencedSource
 from headwater.runs.dataset_facts import refresh_after_run
 from headwater.runs.incremental import choose_window, with_fenced_end
 from headwater.runs.lease import Cancelled, Heartbeat, LeaseLost
@@ -290,13 +291,18 @@ class _Execution:
         )
         replace = (flow.doc.get("options") or {}).get("writeMode") == "replace"
         source, chunk_rows = plan.connector, self.settings.chunk_rows
-        if isinstance(source, ChunkedSource) and chunk_rows > 0:
+        fenced = self.fenced
+        if isinstance(source, ChunkedSource) and chunk_rows > 0 and (fenced is None or fenced.chunkable):
             staging = RunStaging.resume(
                 self.doc, fingerprint=fingerprint(plan, window), dataset=plan.ident, attempt=self.row.attempt,
                 save=self._save_staging,
             )
             chunks = ChunkedRead(source, plan.auth, request, staging, lake, plan.ident, self.row.id)
-            chunk_plan = chunks.plan(chunk_rows=chunk_rows)
+            take_fence = None
+            if fenced is not None:  # a backfill: every chunk reads below one fence, kept with the plan
+                assert isinstance(source, FencedSource) and plan.delta_column is not None
+                take_fence = functools.partial(source.fence_snapshot, plan.auth, plan.table, plan.delta_column)
+            chunk_plan = chunks.plan(chunk_rows=chunk_rows, take_fence=take_fence)
             if chunk_plan is not None:
                 staged = staging.totals()  # what earlier attempts read and staged
                 for name in ("rows_in", "bytes_in", "rows_out"):
@@ -314,6 +320,11 @@ class _Execution:
                                          read=len(chunks.read_keys))
                 publish(force=True)
                 set_aside.check(rows_in=counts["rows_in"])
+                if fenced is not None and take_fence is not None:
+                    assert chunks.fence is not None and plan.delta_type is not None
+                    # How far transaction ids got while the chunks were read: the next runs scan from there.
+                    cursor = fenced.chunked_cursor(chunks.fence, take_fence(), plan.delta_type).to_json()
+                    self.doc = with_fenced_end(self.doc, chunks.fence, plan.delta_type)
                 result = lake.write_run(plan.ident, run_id=self.row.id, flow_id=flow.id, batches=(), cursor=cursor,
                                         replace=replace, staged=staging.files())
                 heartbeat.check()

@@ -150,8 +150,12 @@ def test_what_is_not_chunked(connector: PostgresConnector, auth: Any, schema: An
     assert connector.plan_chunks(auth, ReadRequest(table=path), chunk_rows=0) is None
     bounded = DeltaWindow("id", 10, None)  # an index range scan beats any split
     assert connector.plan_chunks(auth, ReadRequest(table=path, window=bounded), chunk_rows=10) is None
-    fenced = DeltaWindow("id", None, None, fence=XidFence())  # exact only in one snapshot
+    fenced = DeltaWindow("id", None, None, fence=XidFence())  # its snapshot is taken by the read itself
     assert connector.plan_chunks(auth, ReadRequest(table=path, window=fenced), chunk_rows=10) is None
+    later = DeltaWindow("id", None, None, fence=XidFence(before=900, after=800))  # a fenced run after the backfill
+    assert connector.plan_chunks(auth, ReadRequest(table=path, window=later), chunk_rows=10) is None
+    fenced_backfill = DeltaWindow("id", None, None, nulls=True, fence=XidFence(before=900))  # below a fence taken first
+    assert connector.plan_chunks(auth, ReadRequest(table=path, window=fenced_backfill), chunk_rows=10) is not None
     backfill = DeltaWindow("id", None, 100, nulls=True)  # a value window's first run
     assert connector.plan_chunks(auth, ReadRequest(table=path, window=backfill), chunk_rows=10) is not None
 
