@@ -18,6 +18,7 @@ from headwater.runs.credentials import Credentials
 from headwater.service._patch import apply_ops, normalize_ops
 from headwater.service._query import ListQuery, PageTokens
 from headwater.service._sql_lists import Collection, Column, list_page
+from headwater.service._text_orders import text_ordered_page
 from headwater.settings import Settings
 from headwater.store import Record, Scope, Store
 from headwater.store.repository import etag_matches
@@ -157,9 +158,11 @@ class ResourceService:
             count=lambda conds: store.count(self.kind, ctx.scope, conds),
             views=lambda records: self.views(ctx, records),
         )
-        return list_page(
-            collection, query, tokens=self.core.page_tokens, default_limit=self.core.settings.default_page_size
-        )
+        tokens, default_limit = self.core.page_tokens, self.core.settings.default_page_size
+        by_text = text_ordered_page(collection, query, tokens=tokens, default_limit=default_limit)
+        if by_text is not None:
+            return by_text
+        return list_page(collection, query, tokens=tokens, default_limit=default_limit)
 
     def delete(self, ctx: Context, resource_id: str) -> None:
         self.record(ctx, resource_id)

@@ -46,3 +46,36 @@ def index_keys(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     # scheduler's next tick compute it again (runs/scheduler.py owns the arithmetic).
     keys["next_due_at"] = 0 if kind == "flow" else None
     return keys
+
+
+# `resources.name_order` (migration 0007 computes it in SQL; `name_order` below is the same rule):
+# a rank character, then the name. Lists order names as service/_query.py `position_of` does,
+# missing first (rank 0), numbers next (1), then text by code point (2); ties by id.
+NAME_ORDER_SIZE = 255
+# Names SQL cannot place exactly (numbers, other non-text values, text longer than the column or
+# holding NUL) are marked with the empty string, which no placed name has: a list that would hold
+# one sorts in memory instead.
+UNORDERED = ""
+
+
+def name_order(doc: dict[str, Any]) -> str:
+    """The `name_order` value the database computes for a row holding `doc`."""
+    name = doc.get("name")
+    if name is None:
+        return "0"
+    if isinstance(name, str) and len(name) <= NAME_ORDER_SIZE and "\x00" not in name:
+        return "2" + name
+    return UNORDERED
+
+
+def order_position(rank: int, value: Any) -> str | None:
+    """The `name_order` text that a list position (rank, value) stands at, None if SQL cannot say.
+
+    A number's position (from a page sorted in memory) falls between every missing name and every
+    text: no row's `name_order` is "1".
+    """
+    if rank in (0, 1):
+        return str(rank)
+    if rank == 2 and isinstance(value, str) and "\x00" not in value:
+        return "2" + value
+    return None

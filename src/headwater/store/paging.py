@@ -64,11 +64,13 @@ def paged(table: Table, stmt: Select[Any], page: Page) -> Select[Any]:
     order, ident = table.c[page.order], table.c.id
     stmt = stmt.where(*conditions(table, page.conds))
     if page.after is not None:
+        # (order, id) past the position, with the order's own bound first: both databases start the
+        # index range there, where the bare OR would have them walk the index from the beginning.
         value, last_id = page.after
         if page.descending:
-            stmt = stmt.where(or_(order < value, and_(order == value, ident < last_id)))
+            stmt = stmt.where(order <= value, or_(order < value, and_(order == value, ident < last_id)))
         else:
-            stmt = stmt.where(or_(order > value, and_(order == value, ident > last_id)))
+            stmt = stmt.where(order >= value, or_(order > value, and_(order == value, ident > last_id)))
     stmt = stmt.order_by(order.desc(), ident.desc()) if page.descending else stmt.order_by(order, ident)
     if page.offset:
         stmt = stmt.offset(page.offset)

@@ -34,8 +34,10 @@ api_clients = Table(
 # Every Flow Service instance resource (connection, sourceConnection, targetConnection, flow,
 # dataSet, mappingSet) is one row: the public JSON in `doc`, secrets encrypted in `secrets`.
 # The `*_key` columns are lower-cased copies of doc fields that lists filter on (store/keys.py), so
-# filters run on indexes; `next_due_at` is when the scheduler looks at a flow next (0: as soon as it
-# can, NULL: never until the flow changes); `lake_facts` is what a dataset's view shows of its table.
+# filters run on indexes; `name_order` is the name as lists order it, which the database computes
+# from the doc (migration 0007; the store never writes it); `next_due_at` is when the scheduler
+# looks at a flow next (0: as soon as it can, NULL: never until the flow changes); `lake_facts` is
+# what a dataset's view shows of its table.
 resources = Table(
     "resources",
     metadata,
@@ -55,9 +57,11 @@ resources = Table(
     Column("next_due_at", BigInteger, nullable=True),
     Column("lake_facts", JSON, nullable=True),
     Column("lake_facts_at", BigInteger, nullable=True),
+    Column("name_order", String(256), nullable=True),
     Index("ix_resources_page", "kind", "org", "sandbox", "created_at", "id"),
     Index("ix_resources_page_updated", "kind", "org", "sandbox", "updated_at", "id"),
     Index("ix_resources_name", "kind", "org", "sandbox", "name_key"),
+    Index("ix_resources_name_order", "kind", "org", "sandbox", "name_order", "id"),
     Index("ix_resources_state", "kind", "org", "sandbox", "state_key"),
     Index("ix_resources_spec", "kind", "org", "sandbox", "spec_key"),
     Index("ix_resources_ref", "kind", "org", "sandbox", "ref_key"),
