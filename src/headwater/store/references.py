@@ -1,12 +1,13 @@
-"""Which flows use a resource, answered by the `flow_references` index instead of reading every flow.
+"""Which flows use a resource, and which target connection uses a dataset, answered by indexes
+(`flow_references`; a target connection's `ref_key`) instead of reading every flow or target.
 
-A flow's reference rows are derived from its doc in the transaction that writes the flow, and a
-delete checks them in its own transaction after deleting the row, so the check and the delete are
-one step:
+What a write names is derived from its doc in the transaction that writes it, and a delete checks
+the indexes in its own transaction after deleting the row, so the check and the delete are one step:
 
-- A resource a flow write names for the first time is locked (PostgreSQL `FOR KEY SHARE`) and must
-  still exist: a delete that got there first makes the write fail; a delete that comes later waits
-  for the write to commit, then sees its reference rows and is refused.
+- A resource a write names for the first time (what a flow names; a target connection's dataset, at
+  every write of the target) is locked (PostgreSQL `FOR KEY SHARE`) and must still exist: a delete
+  that got there first makes the write fail; a delete that comes later waits for the write to
+  commit, then sees what it wrote and is refused.
 - On SQLite every write statement comes before the reads that depend on it, so the transaction holds
   the database's one write lock while it reads and no other writer can commit in between.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from headwater.errors import BadRequest
+from headwater.store.keys import referenced_id
 from headwater.store.tables import flow_references, resources
 
 # The flow doc fields that name other resources, and the kind each one names.
@@ -29,12 +31,18 @@ _ID_SIZE = 64
 
 
 class InUse(Exception):
-    """A resource was not deleted because a flow still uses it (`flow_id`, see `first_user`)."""
+    """A resource was not deleted because another still uses it (`user_id`, see `first_user`): a flow,
+    or for a dataset a target connection."""
 
-    def __init__(self, resource_id: str, flow_id: str) -> None:
-        super().__init__(f"{resource_id} is used by flow {flow_id}")
+    def __init__(self, resource_id: str, user_id: str) -> None:
+        super().__init__(f"{resource_id} is used by {user_id}")
         self.resource_id = resource_id
-        self.flow_id = flow_id
+        self.user_id = user_id
+
+    @property
+    def flow_id(self) -> str:
+        """The user of a connection, which is always a flow."""
+        return self.user_id
 
 
 def flow_reference_pairs(doc: dict[str, Any]) -> set[tuple[str, str]]:
@@ -120,17 +128,39 @@ def _hold_named(conn: Connection, org: str, sandbox: str, added: set[tuple[str, 
         raise BadRequest("The source connection's base connection no longer exists.", code="1338")
 
 
+def write_references(
+    conn: Connection, kind: str, org: str, sandbox: str, resource_id: str, created_at: int, doc: dict[str, Any],
+    *, created: bool,
+) -> None:  # fmt: skip
+    """Keep and hold what a write of `kind` names, in the caller's transaction, after the row's own write."""
+    if kind == "flow":
+        write_flow_references(conn, org, sandbox, resource_id, created_at, doc, created=created)
+    elif kind == "targetConnection":
+        dataset = referenced_id(kind, doc)
+        if isinstance(dataset, str):
+            hold_dataset(conn, org, sandbox, dataset)
+
+
+def hold_dataset(conn: Connection, org: str, sandbox: str, dataset_id: str) -> None:
+    """Lock a target connection's dataset for the rest of the transaction; refuse the write if it is
+    gone (a delete came first), with the message the target's validation gives, which it raced past."""
+    if not any(r.kind == "dataSet" for r in _locked(conn, org, sandbox, {dataset_id})):
+        raise BadRequest(f"The dataset {dataset_id[:64]} is not found in this sandbox.", code="1325")
+
+
 def forget_flow(conn: Connection, flow_id: str) -> None:
     conn.execute(delete(flow_references).where(flow_references.c.flow_id == flow_id))
 
 
 def first_user(conn: Connection, kind: str, org: str, sandbox: str, resource_id: str) -> str | None:
-    """A flow in the sandbox that uses a resource of `kind`, or None, read off indexes either way.
+    """What in the sandbox uses a resource of `kind`, or None, read off indexes either way.
 
     A source or target connection is used by a flow that names it (the oldest such flow, the first
     entry of the index); a base connection by a flow that names one of its source connections (any
-    such flow).
+    such flow); a dataset by the oldest target connection that names it.
     """
+    if kind == "dataSet":
+        return _target_of(conn, org, sandbox, resource_id)
     refs = flow_references
     if kind in _FIELD_OF_KIND:
         query = (
@@ -162,3 +192,18 @@ def first_user(conn: Connection, kind: str, org: str, sandbox: str, resource_id:
         .limit(1)
     )
     return conn.execute(query).scalar()
+
+
+def _target_of(conn: Connection, org: str, sandbox: str, dataset_id: str) -> str | None:
+    # `ref_key` is a target connection's dataset id lower-cased (store/keys.py): the doc decides.
+    query = (
+        select(resources.c.id, resources.c.doc)
+        .where(resources.c.kind == "targetConnection", resources.c.org == org, resources.c.sandbox == sandbox)
+        .where(resources.c.ref_key == dataset_id.lower())
+        .order_by(resources.c.created_at, resources.c.id)
+    )
+    for row in conn.execute(query):
+        params = row.doc.get("params") if isinstance(row.doc, dict) else None
+        if isinstance(params, dict) and params.get("dataSetId") == dataset_id:
+            return str(row.id)
+    return None
