@@ -71,12 +71,16 @@ def test_a_dataset_is_refused_while_a_target_connection_names_it(store: Store) -
         store.delete_unless_used("dataSet", SCOPE, dataset)
     assert refused.value.user_id == first  # the oldest, as the refusal names it
     assert store.get("dataSet", SCOPE, dataset) is not None, "a refused delete was not rolled back"
-    # Another sandbox's dataset of the same id, and a target naming the id in other letter case, do not hold it.
+    # Nothing to delete in another sandbox; a target naming a dataset whose id differs only in letter
+    # case (same `ref_key`) does not hold this one.
     assert not store.delete_unless_used("dataSet", OTHER, dataset)
     assert store.delete("targetConnection", SCOPE, first) and store.delete("targetConnection", SCOPE, second)
-    upper = store.insert("targetConnection", SCOPE, id=str(uuid.uuid4()), doc=_target_doc(dataset.upper()))
+    twin = store.insert("dataSet", SCOPE, id=dataset.upper(), doc={"name": "twin"}).id
+    over_twin = _insert_target(store, twin)
     assert store.delete_unless_used("dataSet", SCOPE, dataset)
-    assert store.get("targetConnection", SCOPE, upper.id) is not None
+    assert store.get("targetConnection", SCOPE, over_twin) is not None
+    with pytest.raises(InUse):
+        store.delete_unless_used("dataSet", SCOPE, twin)
 
 
 def test_a_target_write_naming_a_deleted_dataset_stores_nothing(store: Store) -> None:
