@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from headwater.domain.sandbox import is_sandbox_name
 from headwater.errors import BadRequest, GatewayError
@@ -18,19 +21,36 @@ T = TypeVar("T")
 
 
 async def fast_read(svc: Services, fn: Callable[..., T], *args: Any) -> T:
-    """Run a short metadata read (a resource, a page of a list): inline on a local SQLite store, in the
-    thread pool otherwise.
+    """Run a short metadata read (a resource, a page of a list) on one store connection (Store.read):
+    inline on a local SQLite store, in a worker thread otherwise.
 
     An indexed SQLite lookup takes ~0.2 ms, less than the hop to a worker thread and back, and the
     hop's GIL contention is what made p99 of GET /connections/{id} miss 50 ms under 50 clients
     (bench/load_read.py); a sync route also hops twice (the endpoint, then its response check): a page
     of runs measured 3.7 -> 2.0 CPU ms per request inline. Lists read one page in SQL, so the loop is
     held for milliseconds; only unusual filters (checked in memory, page by page) hold it longer. A
-    networked database may stall on connect, so it keeps the thread pool.
+    networked database may stall on connect, so it keeps the worker threads.
     """
-    if svc.store.engine.dialect.name == "sqlite":
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
+    store = svc.store
+    if store.engine.dialect.name == "sqlite":
+        return store.read(fn, *args)
+    return await to_thread.run_sync(functools.partial(store.read, fn, *args), limiter=_read_limiter())
+
+
+# Reads of a networked store that run at once in one process. More only queue on the GIL and on the
+# connection pool: a reader beyond the pool's 10 idle connections opens a new one and closes it on
+# return (a PostgreSQL backend started and ended per request), which made most of the p99 tail.
+_READERS = 8
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _read_limiter() -> CapacityLimiter:
+    # One per event loop: a limiter belongs to the loop it was first used in (tests run several).
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(_READERS)
+    return limiter
 
 
 # Both dependencies are `async def` on purpose: a sync dependency costs a hop to the thread pool on
