@@ -1,7 +1,7 @@
 """Load test of the read endpoints against a real `headwater serve` on loopback.
 
     python bench/load_read.py [--duration 60] [--connections 50] [--threads 2]
-    python bench/load_read.py --scale [--postgres] [--duration 20]
+    python bench/load_read.py --scale [--postgres] [--duration 20] [--reuse DIR]
 
 Starts a server in a fresh data directory, creates API credentials and a few connections, then
 drives each read endpoint with wrk (`apt-get install -y wrk`) for `--duration` seconds with
@@ -14,7 +14,10 @@ the service and store layers, bench/_scale_seed.py), then measures `GET /connect
 `GET /flows?limit=20` and `GET /runs?property=flowId==X` against p99 targets of 50, 100 and 100 ms.
 `--postgres` uses a fresh database on the local PostgreSQL (127.0.0.1:5432, trust) as the metadata
 database instead of SQLite. The server runs with the tree's default configuration unless
-`--web-workers` is given.
+`--web-workers` is given. `--reuse DIR` keeps the seeded data (directory and database) in DIR and
+measures it again on the next run with the same DIR, skipping the minute of seeding: two builds are
+then compared on the same rows (`--reuse` implies `--scale`; remove DIR, and its database if it is
+on PostgreSQL (printed), when done).
 """
 
 from __future__ import annotations
@@ -191,6 +194,17 @@ def seed_scale(env: dict[str, str]) -> dict[str, Any]:
         os.environ.update(saved)
 
 
+def _reused(directory: Path, *, postgres: bool) -> dict[str, Any] | None:
+    """What an earlier `--reuse DIR` run seeded there, or None when DIR holds no seeded data yet."""
+    marker = directory / "seeded.json"
+    if not marker.exists():
+        return None
+    seeded: dict[str, Any] = json.loads(marker.read_text())
+    if bool(seeded.get("database")) != postgres:
+        raise SystemExit(f"{directory} was seeded {'with' if seeded.get('database') else 'without'} --postgres")
+    return seeded
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=60, help="seconds per endpoint")
@@ -203,23 +217,31 @@ def main() -> int:
     parser.add_argument("--scale", action="store_true", help="10,000 connections and flows, 100,000 runs")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL as the metadata database")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (server log)")
+    parser.add_argument("--reuse", type=Path, default=None, help="seed into DIR once, measure it again later")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install -y wrk")
 
-    data = Path(tempfile.mkdtemp(prefix="hw-load-"))
+    saved = _reused(args.reuse, postgres=args.postgres) if args.reuse else None
+    args.scale = args.scale or args.reuse is not None
+    if args.reuse:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+    data = args.reuse or Path(tempfile.mkdtemp(prefix="hw-load-"))
     env = {**os.environ, "HEADWATER_DATA_DIR": str(data)}
     env.pop("HEADWATER_WEB_WORKERS", None)
     if args.web_workers is not None:
         env["HEADWATER_WEB_WORKERS"] = str(args.web_workers)
-    pg_db = create_pg_database() if args.postgres else None
+    pg_db = (saved or {}).get("database") or (create_pg_database() if args.postgres else None)
     if pg_db:
         env["HEADWATER_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_db}"
+    keep = args.keep or args.reuse is not None
     proc = None
     try:
-        seeded = seed_scale(env) if args.scale else None
-        if seeded:
+        seeded = saved or (seed_scale(env) if args.scale else None)
+        if seeded and not saved:
             print(f"seeded 10,000 connections, 10,000 flows, 100,000 runs in {seeded['seconds']:.0f}s", flush=True)
+            if args.reuse:
+                (args.reuse / "seeded.json").write_text(json.dumps({**seeded, "database": pg_db}))
         creds = json.loads(
             subprocess.run(
                 [sys.executable, "-m", "headwater.cli", "credentials", "create", "--org", ORG, "--json"],
@@ -289,12 +311,12 @@ def main() -> int:
             )
     finally:
         stop(proc)
-        if pg_db:
+        if pg_db and not args.reuse:
             drop_pg_database(pg_db)
-        if not args.keep:
+        if not keep:
             shutil.rmtree(data, ignore_errors=True)
         else:
-            print(f"data and server log kept in {data}")
+            print(f"data and server log kept in {data}" + (f", database {pg_db}" if pg_db else ""))
     met = True
     for name, target in targets.items():
         p99 = results[name]["p99_us"] / 1000
