@@ -72,7 +72,12 @@ def test_existing_and_new_rows_get_the_name_order_and_lose_it_on_downgrade(old_s
     with old_store.engine.begin() as conn:
         conn.execute(update(resources).where(resources.c.id == ids[0]).values(doc={"name": "Later"}))
     assert _orders(old_store)[ids[0]] == "2Later"
-    # Code-point order in SQL, as Python compares strings (PostgreSQL by the column's "C" collation).
+    # Code-point order in SQL, as Python compares strings: on PostgreSQL by the column's own "C"
+    # collation, whatever the database's default (this server's C.UTF-8 would hide a missing one).
+    if old_store.engine.dialect.name == "postgresql":
+        collation = "SELECT collation_name FROM information_schema.columns WHERE column_name = 'name_order'"
+        with old_store.engine.begin() as conn:
+            assert conn.execute(text(collation)).scalar_one() == "C"
     with old_store.engine.begin() as conn:
         ordered = list(conn.execute(select(resources.c.name_order).order_by(resources.c.name_order)).scalars())
     assert ordered == sorted(ordered)
