@@ -36,7 +36,7 @@ from headwater.store.engine import make_engine
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.references import InUse, first_user, forget_flow, write_flow_references
-from headwater.store.statements import RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_IDS
+from headwater.store.statements import RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_ID_ARRAY, RESOURCES_BY_IDS
 from headwater.store.tables import resources
 
 # pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
@@ -117,9 +117,9 @@ class Store(ClientStore):
         # PostgreSQL reads run without BEGIN and COMMIT, two round trips of three for a lone query;
         # each statement sees the data committed when it starts, as it would in a READ COMMITTED
         # transaction. SQLite's driver opens no transaction for a SELECT anyway.
-        self._reads = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
-        )
+        postgres = engine.dialect.name == "postgresql"
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
+        self._by_ids = RESOURCES_BY_ID_ARRAY if postgres else RESOURCES_BY_IDS
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -257,7 +257,7 @@ class Store(ClientStore):
             return {}
         params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
-            return {r.id: self._record(r) for r in conn.execute(RESOURCES_BY_IDS, params).all()}
+            return {r.id: self._record(r) for r in conn.execute(self._by_ids, params).all()}
 
     # -- the scheduler's view -----------------------------------------------------------------
     def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:

@@ -8,7 +8,8 @@ with bound parameters is also found in SQLAlchemy's compiled cache at once. They
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from headwater.store.tables import api_clients, resources
 
@@ -31,6 +32,13 @@ RESOURCE_BY_ID = select(*RECORD_COLUMNS).where(
 )
 RESOURCES_BY_IDS = select(*RECORD_COLUMNS).where(
     resources.c.id.in_(bindparam("ids", expanding=True)),
+    resources.c.org == bindparam("org"),
+    resources.c.sandbox == bindparam("sandbox"),
+)
+# PostgreSQL's form: one array parameter, so the statement's text is the same whatever the number of
+# ids (an expanding IN is rendered anew per call, ~0.2-0.4 ms for a page of flows' 40 references).
+RESOURCES_BY_ID_ARRAY = select(*RECORD_COLUMNS).where(
+    resources.c.id == any_(bindparam("ids", type_=ARRAY(String))),
     resources.c.org == bindparam("org"),
     resources.c.sandbox == bindparam("sandbox"),
 )
