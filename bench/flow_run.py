@@ -77,14 +77,14 @@ def child_flow_run(rows: int, parallelism: int | None, chunk_rows: int | None, d
             run_id = new_run_id()
             Ledger(svc.store).insert(run_id=run_id, scope=flow.scope, flow_id=flow.id, scheduled_at=now_ms(),
                                      doc=new_doc(flow_spec={}, trigger="onDemand"))
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         status = execute_run(deps, run_id, owner=f"bench-{os.getpid()}")
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         row = Ledger(svc.store).get(run_id)
         assert status is RunStatus.SUCCESS and row is not None, row
         metrics = row.doc["metrics"]
         chunking = row.doc["activities"][0]["statusSummary"].get("extensions", {}).get("chunking")
-        emit({"seconds": seconds, "rows": metrics["recordSummary"]["outputRecordCount"],
+        emit({"seconds": seconds, "cpu_seconds": cpu, "rows": metrics["recordSummary"]["outputRecordCount"],
               "parquet_bytes": metrics["sizeSummary"]["outputBytes"], "parallelism": deps.settings.read_parallelism,
               "chunking": chunking})
 
@@ -110,8 +110,8 @@ def prepare_run(rows: int, data_dir: Path) -> str:
 def staged_rows(data_dir: Path, run_id: str) -> int:
     """Rows the run has staged so far, read from its ledger row (SQLite) without importing Headwater."""
     with sqlite3.connect(f"file:{data_dir / 'headwater.db'}?mode=ro", uri=True, timeout=5) as db:
-        found = db.execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
-    units = (json.loads(found[0]).get("_staging") or {}).get("units", []) if found else []
+        found = db.execute("SELECT doc FROM run_units WHERE run_id = ? AND unit_key <> ''", (run_id,)).fetchall()
+    units = [json.loads(doc) for (doc,) in found]
     return sum(int(u["rows_in"]) for u in units if u["done"])
 
 
@@ -125,16 +125,19 @@ class ActivitySampler:
     """Samples pg_stat_activity every `interval` s: the oldest open transaction of a read of the bench table."""
 
     QUERY = """
-    SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0), count(*)
+    SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0), count(*),
+           array_agg(pid)
     FROM pg_stat_activity
     WHERE application_name = 'headwater' AND xact_start IS NOT NULL AND query LIKE %s
     """
+    TICKS = os.sysconf("SC_CLK_TCK")
 
     def __init__(self, rows: int, interval: float = 0.2) -> None:
         self.pattern = f"%{table_name(rows)}%"
         self.interval = interval
         self.oldest = 0.0
         self.max_sessions = 0
+        self._cpu: dict[int, float] = {}  # CPU seconds of each server backend seen reading the table
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -149,9 +152,23 @@ class ActivitySampler:
     def _loop(self) -> None:
         with psycopg.connect(DSN, autocommit=True) as conn:
             while not self._stop.wait(self.interval):
-                age, sessions = conn.execute(self.QUERY, (self.pattern,)).fetchone() or (0, 0)
+                age, sessions, pids = conn.execute(self.QUERY, (self.pattern,)).fetchone() or (0, 0, None)
                 self.oldest = max(self.oldest, float(age))
                 self.max_sessions = max(self.max_sessions, int(sessions))
+                for pid in pids or ():
+                    self._cpu[pid] = max(self._cpu.get(pid, 0.0), self._backend_cpu(pid))
+
+    @property
+    def server_cpu(self) -> float:
+        """CPU seconds the server's backends spent, as last sampled (a lower bound: up to `interval` short)."""
+        return sum(self._cpu.values())
+
+    def _backend_cpu(self, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # another machine's server, or the backend has just exited
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / self.TICKS  # utime + stime
 
 
 def scheduler_ticks(flows: int, data_dir: Path) -> tuple[float, float, int]:
@@ -232,7 +249,10 @@ def main() -> None:
     def sampled(argv: list[str]) -> tuple[Any, float]:
         """One measured child, with the oldest source transaction seen while it ran."""
         with ActivitySampler(args.rows) as activity:
-            return run_child(argv), activity.oldest
+            result = run_child(argv)
+        if "cpu_seconds" in result.output:
+            result.output["server_cpu_seconds"] = activity.server_cpu
+        return result, activity.oldest
 
     def fastest(results: list[tuple[Any, float]]) -> tuple[Any, float]:
         return min(results, key=lambda r: r[0].output["seconds"])
@@ -250,7 +270,9 @@ def main() -> None:
     whole_oldest, run_oldest = max(p[0][1] for p in pairs), max(p[1][1] for p in pairs)
     for i, ((w, _), (c, _)) in enumerate(pairs):
         print(f"pair {i + 1}: one transaction {w.output['seconds']:.2f} s, chunked {c.output['seconds']:.2f} s, "
-              f"ratio {w.output['seconds'] / c.output['seconds']:.2f}")
+              f"ratio {w.output['seconds'] / c.output['seconds']:.2f}; CPU s worker/server: one transaction "
+              f"{w.output['cpu_seconds']:.1f}/{w.output['server_cpu_seconds']:.1f}, "
+              f"chunked {c.output['cpu_seconds']:.1f}/{c.output['server_cpu_seconds']:.1f}")
     for result in (whole, run):
         assert result.output["rows"] == args.rows, result.output
     drain_s, size = raw.output["seconds"], raw.output["bytes"]

@@ -20,11 +20,12 @@ from sqlalchemy import update
 from headwater.connectors._chunked import PlanExpired
 from headwater.connectors.postgres import PostgresConnector
 from headwater.errors import ConfigError, TransientError
+from headwater.runs import staging_store
 from headwater.runs.ledger import Ledger, RunRow
 from headwater.runs.model import RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
-from headwater.store import now_ms
+from headwater.store import Store, now_ms
 from headwater.store.tables import runs
 from tests.runs.settled import run_until_done
 from tests.runs.source import (
@@ -48,8 +49,8 @@ def chunking(row: RunRow) -> dict[str, Any]:
     return found
 
 
-def staged_units(row: RunRow) -> list[dict[str, Any]]:
-    return [u for u in (row.doc.get("_staging") or {}).get("units", []) if u["done"]]
+def staged_units(store: Store, row: RunRow) -> list[dict[str, Any]]:
+    return [u for u in (staging_store.load(store, row.id) or {}).get("units", []) if u["done"]]
 
 
 def assert_dataset_equals_source(svc: Services, flow: Any, source_db: SourceDb) -> None:
@@ -233,7 +234,7 @@ def test_sigkilled_chunked_run_resumes_from_its_last_staged_chunk(
             while True:
                 row = ledger.get(run_id)
                 assert row is not None and not row.status.terminal, (row, log.read_text()[-3000:])
-                if row.attempt > last_attempt and len(staged_units(row)) > last_staged:
+                if row.attempt > last_attempt and len(staged_units(svc.store, row)) > last_staged:
                     break
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(0.005)
@@ -244,7 +245,7 @@ def test_sigkilled_chunked_run_resumes_from_its_last_staged_chunk(
             workers.spawn()
             dead = ledger.get(run_id)
             assert dead is not None
-            last_attempt, last_staged = dead.attempt, len(staged_units(dead))
+            last_attempt, last_staged = dead.attempt, len(staged_units(svc.store, dead))
             kills.append((where, last_staged))
             with svc.store.begin() as conn:
                 conn.execute(update(runs).where(runs.c.id == run_id).values(lease_expires_at=now_ms() - 1))

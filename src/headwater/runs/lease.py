@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from headwater.runs.ledger import Ledger
 from headwater.settings import RunSettings
+
+if TYPE_CHECKING:  # annotations only: the ledger imports runs/staging_store.py, which raises LeaseLost
+    from headwater.runs.ledger import Ledger
 
 log = logging.getLogger("headwater.runs")
 

@@ -14,13 +14,14 @@ Column use:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from headwater.runs import staging_store
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
 from headwater.store.paging import Cond, Page, conditions, paged
@@ -45,6 +46,14 @@ class RunRow:
     lease_expires_at: int | None
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A run's status was applied; for a run that ended, the staged files its staging named."""
+
+    dataset: tuple[str, str] | None = None
+    staged: list[str] = field(default_factory=list)
 
 
 def _row(r: Any) -> RunRow:
@@ -325,8 +334,12 @@ class Ledger:
 
     def finish(
         self, run: RunRow, *, owner: str, event: RunEvent, doc: dict[str, Any], not_before: int | None = None
-    ) -> bool:
-        """Apply `event` to a run this worker holds; False if the lease was lost meanwhile."""
+    ) -> Ended | None:
+        """Apply `event` to a run this worker holds; None if the lease was lost meanwhile.
+
+        A run that ends (any terminal status) loses its staging in the same transaction, so no later
+        attempt (a retrigger) can resume files that this one is about to discard or has committed.
+        """
         status = transition(RunStatus.IN_PROGRESS, event)
         with self.store.begin() as conn:
             result = conn.execute(
@@ -341,7 +354,12 @@ class Ledger:
                     updated_at=now_ms(),
                 )
             )
-            return bool(result.rowcount == 1)
+            if result.rowcount != 1:
+                return None
+            if not status.terminal:
+                return Ended()
+            dataset, files = staging_store.take(conn, run.id)
+            return Ended(dataset, files)
 
     def retrigger(self, run: RunRow, *, doc: dict[str, Any]) -> RunRow | None:
         status = transition(run.status, RunEvent.RETRIGGER)

@@ -1,23 +1,23 @@
-"""Staged progress of a run: the data files each finished part of its read wrote, kept durably in the
-run's ledger row so that an attempt which takes the run over goes on from there instead of from zero.
+"""Staged progress of a run: the data files each finished part of its read wrote, kept durably so that
+an attempt which takes the run over goes on from there instead of from zero.
 
 A run's read is split into **units** named by a string key: a PostgreSQL chunk (a key or CTID range,
 connectors/_pg_chunks.py), or, for a connector that reads streams, one stream. When a unit (or a
 stretch of a stream) is finished, its rows are already in Parquet files in the dataset's data
 directory (`Lake.stage_writer`), unreferenced by any snapshot; `stage()` records those files, the
-unit's figures and an optional `position` (a stream's next offset) in the run document under
-`_staging`, saved by the lease holder only. The run's single Iceberg commit then takes every staged
-file at once (`Lake.write_run(staged=…)`), so exactly-once holds as before: nothing is visible before
-that commit, and a commit is found by its run id.
+unit's figures and an optional `position` (a stream's next offset) through a `StagingSink`
+(runs/staging_store.py: one row per unit, written by the lease holder only). The run's single
+Iceberg commit then takes every staged file at once (`Lake.write_run(staged=…)`), so exactly-once
+holds as before: nothing is visible before that commit, and a commit is found by its run id.
 
 The state is kept only while it describes the same read: `fingerprint` names what was read (table,
 columns, window, mapping); an attempt whose read differs starts afresh. A run that ends without a
-commit (failed, cancelled) discards its staged files (`discard_after_failure`); a run that commits
-keeps them, referenced by its snapshot.
+commit (failed, cancelled) discards its staged files; a run that commits keeps them, referenced by
+its snapshot.
 
 Typical use by an attempt::
 
-    staging = RunStaging.resume(doc, fingerprint=fp, dataset=ident, attempt=n, save=persist)
+    staging = RunStaging.resume(raw, fingerprint=fp, dataset=ident, attempt=n, sink=rows)
     if staging.plan is None:
         staging.set_plan(plan_json)                  # chunks, or a read session's streams
     for key in staging.pending(all_keys):            # what earlier attempts did not finish
@@ -33,13 +33,29 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("headwater.runs.staging")
 
 DOC_KEY = "_staging"
+
+
+class StagingSink(Protocol):
+    """Durable storage of one run's staging; each call is saved before it returns (or raises)."""
+
+    def plan(self, head: dict[str, Any]) -> None:
+        """Record a new plan (`fingerprint`, `dataset`, `plan`), dropping every unit of an earlier one."""
+        ...
+
+    def unit(self, unit: dict[str, Any]) -> None:
+        """Record one unit as it is now (replacing what was recorded for its key)."""
+        ...
+
+    def forget(self) -> None:
+        """Drop the plan and every unit."""
+        ...
 
 
 @dataclass
@@ -58,7 +74,7 @@ class StagedUnit:
 
 
 class RunStaging:
-    """The staged units of one run, persisted through `save` (which raises if the lease was lost)."""
+    """The staged units of one run, persisted through `sink` (which raises if the lease was lost)."""
 
     def __init__(
         self,
@@ -66,12 +82,12 @@ class RunStaging:
         fingerprint: str,
         dataset: tuple[str, str],
         attempt: int,
-        save: Callable[[dict[str, Any]], None],
+        sink: StagingSink,
         plan: dict[str, Any] | None = None,
         units: Iterable[StagedUnit] = (),
     ) -> None:
         self.fingerprint, self.dataset, self.attempt = fingerprint, tuple(dataset), attempt
-        self._save = save
+        self._sink = sink
         self.plan = plan
         self._units = {u.key: u for u in units}
         # Units finished before this attempt started: what it does not read again.
@@ -80,26 +96,31 @@ class RunStaging:
     @classmethod
     def resume(
         cls,
-        doc: dict[str, Any],
+        raw: dict[str, Any] | None,
         *,
         fingerprint: str,
         dataset: tuple[str, str],
         attempt: int,
-        save: Callable[[dict[str, Any]], None],
+        sink: StagingSink,
     ) -> RunStaging:
-        """The staging an earlier attempt left in `doc` when it read the same thing, else an empty one.
+        """The staging `raw` an earlier attempt left when it read the same thing, else an empty one.
 
         Files staged for a different read are left where they are, not deleted: an earlier attempt
         still running without its lease could be committing them. `Lake.remove_orphans` takes them.
         """
-        raw = doc.get(DOC_KEY)
         if raw and raw.get("fingerprint") == fingerprint and tuple(raw.get("dataset", ())) == tuple(dataset):
             units = [StagedUnit(**u) for u in raw.get("units", [])]
-            return cls(fingerprint=fingerprint, dataset=dataset, attempt=attempt, save=save, plan=raw.get("plan"),
-                       units=units)
+            staging = cls(fingerprint=fingerprint, dataset=dataset, attempt=attempt, sink=sink, plan=raw.get("plan"),
+                          units=units)
+            if raw.get("fromDocument"):  # kept in the run document by an earlier version: moved to the sink
+                if staging.plan is not None:
+                    sink.plan(staging._head())
+                for unit in staging._units.values():
+                    sink.unit(asdict(unit))
+            return staging
         if raw:
             log.warning("staged files of an earlier attempt are left for orphan removal: its read differs")
-        return cls(fingerprint=fingerprint, dataset=dataset, attempt=attempt, save=save)
+        return cls(fingerprint=fingerprint, dataset=dataset, attempt=attempt, sink=sink)
 
     # -- reading the state ----------------------------------------------------------------------
     def unit(self, key: str) -> StagedUnit | None:
@@ -122,18 +143,17 @@ class RunStaging:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "fingerprint": self.fingerprint,
-            "dataset": list(self.dataset),
-            "plan": copy.deepcopy(self.plan),
-            "units": [asdict(u) for u in self._units.values()],
-        }
+        return {**self._head(), "units": [asdict(u) for u in self._units.values()]}
+
+    def _head(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "dataset": list(self.dataset), "plan": copy.deepcopy(self.plan)}
 
     # -- changing it (each change is saved before it returns) -----------------------------------
     def set_plan(self, plan: dict[str, Any]) -> None:
         """Record how the read is split, before any unit is read: every attempt then reads the same units."""
         self.plan = copy.deepcopy(plan)
-        self._save(self.to_json())
+        self._units = {}
+        self._sink.plan(self._head())
 
     def forget(self) -> None:
         """Drop the plan and every unit: what they read can no longer be continued (PlanExpired).
@@ -142,7 +162,7 @@ class RunStaging:
         takes them. Saved before it returns, so no later attempt resumes them.
         """
         self.plan, self._units, self.resumed = None, {}, frozenset()
-        self._save(self.to_json())
+        self._sink.forget()
 
     def stage(
         self,
@@ -171,7 +191,7 @@ class RunStaging:
         unit.attempt = self.attempt
         self._units[key] = unit
         try:
-            self._save(self.to_json())
+            self._sink.unit(asdict(unit))
         except BaseException:
             # Not durable: this attempt must not count it (its files become orphans).
             if before is None:

@@ -36,7 +36,7 @@ from headwater.lake import CommitResult, DatasetIdent, Lake
 from headwater.mapping import compile_mapping
 from headwater.observability.context import run_scope
 from headwater.observability.metrics import measured_run
-from headwater.runs import partial, report
+from headwater.runs import partial, report, staging_store
 from headwater.runs.chunked import ChunkedRead, fingerprint, with_chunking
 from headwater.runs.credentials import Credentials
 from headwater.runs.cursor import FencedPlan, FencedSource
@@ -103,21 +103,27 @@ class _Execution:
         dataset: tuple[str, str] | None = None
         staged: list[str] = []
         if status.terminal:  # a success's staged files are its snapshot's; anything else commits nothing
-            doc, dataset, staged = without_staging(doc)
-        if not self.ledger.finish(self.row, owner=self.owner, event=event, doc=doc, not_before=not_before):
+            doc, dataset, staged = without_staging(doc)  # a staging kept in the document by an earlier version
+        ended = self.ledger.finish(self.row, owner=self.owner, event=event, doc=doc, not_before=not_before)
+        if ended is None:
             log.warning("run %s: lease lost before reporting %s", self.row.id, status)
             return None
         log.info("run %s (flow %s) -> %s", self.row.id, self.row.flow_id, status)
+        dataset, staged = dataset or ended.dataset, [*staged, *ended.staged]
         if status is not RunStatus.SUCCESS and dataset is not None and staged:
             ident = DatasetIdent(*dataset)
             if self.deps.lake.committed_run(ident, self.row.id) is None:  # never delete what a snapshot holds
                 self.deps.lake.discard_staged(ident, staged)
         return status
 
-    def _save_staging(self, state: dict[str, Any]) -> None:
-        self.doc[STAGING] = state
-        if not self.ledger.save_doc(self.row.id, owner=self.owner, doc=self.doc):
-            raise LeaseLost(self.row.id)
+    def _staging(self, fingerprint: str, dataset: DatasetIdent) -> RunStaging:
+        """What earlier attempts of this run staged for the same read (runs/staging_store.py)."""
+        raw = staging_store.load(self.deps.store, self.row.id)
+        legacy = self.doc.pop(STAGING, None)  # kept in the run document by an earlier version
+        if raw is None and legacy:
+            raw = {**legacy, "fromDocument": True}
+        sink = staging_store.StagingRows(self.deps.store, self.row.id, self.owner)
+        return RunStaging.resume(raw, fingerprint=fingerprint, dataset=dataset, attempt=self.row.attempt, sink=sink)
 
     def run(self) -> RunStatus | None:
         row = self.row
@@ -293,10 +299,7 @@ class _Execution:
         source, chunk_rows = plan.connector, self.settings.chunk_rows
         fenced = self.fenced
         if isinstance(source, ChunkedSource) and chunk_rows > 0 and (fenced is None or fenced.chunkable):
-            staging = RunStaging.resume(
-                self.doc, fingerprint=fingerprint(plan, window), dataset=plan.ident, attempt=self.row.attempt,
-                save=self._save_staging,
-            )
+            staging = self._staging(fingerprint(plan, window), plan.ident)
             chunks = ChunkedRead(source, plan.auth, request, staging, lake, plan.ident, self.row.id)
             take_fence = None
             if fenced is not None:  # a backfill: every chunk reads below one fence, kept with the plan

@@ -109,3 +109,16 @@ runs = Table(
     Index("ix_runs_flow_ended", "flow_id", "status", "updated_at"),
     Index("ix_runs_status", "status", "lease_expires_at"),
 )
+
+
+# A running run's staged progress (runs/staging_store.py): one row per finished (or partly read)
+# unit of its read with the files it wrote, and one (`unit_key` '') for the plan; deleted in the
+# transaction that ends the run.
+run_units = Table(
+    "run_units",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("unit_key", String(512), nullable=False),
+    Column("doc", JSON, nullable=False),
+    PrimaryKeyConstraint("run_id", "unit_key", name="pk_run_units"),
+)
