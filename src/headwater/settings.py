@@ -23,6 +23,11 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# A chunked read's transactions on an idle machine: long enough that few chunk boundaries cost the
+# copy its pace, short enough to stay well inside a quarter minute when load slows a read down.
+JOIN_SECONDS = 6.0
+
+
 class RunSettings(BaseSettings):
     """Run engine tuning: the `run` section of Settings, read from `HEADWATER_RUN_*` variables."""
 
@@ -75,6 +80,12 @@ class RunSettings(BaseSettings):
     # rows, each its own short transaction, staged so a killed run resumes (docs/incremental.md).
     # 0 reads each table in one transaction: one consistent snapshot, held for the whole read.
     chunk_rows: int = Field(default=1_000_000, ge=0, description="Rows per chunk of a full read; 0: one transaction")
+    chunk_seconds: float = Field(
+        default=JOIN_SECONDS,
+        ge=0,
+        description="A reader joins consecutive chunks into one source transaction while its pace says that "
+        "transaction ends within this many seconds; 0: one chunk per transaction",
+    )
 
 
 class S3Settings(BaseSettings):

@@ -35,6 +35,9 @@ FAST = RunSettings(
     backoff_base_seconds=0.05,
     progress_seconds=0.0,
     poll_seconds=0.1,
+    # One chunk per transaction, so tests count the reads they stage (tests/connectors/postgres/
+    # test_pg_chunk_join.py and test_resume.py's joined run check the joins).
+    chunk_seconds=0.0,
 )
 SOURCE_HOST, SOURCE_PORT = "127.0.0.1", 5432
 MakeDeps = Callable[..., RunDeps]  # the `make_deps` fixture

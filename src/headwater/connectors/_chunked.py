@@ -55,7 +55,12 @@ class ChunkedSource(Protocol):
         ...
 
     def read_chunks(
-        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]]
+        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]], *, join_seconds: float = 0.0
     ) -> Iterator[ChunkItem]:
-        """Read `chunks` (of a plan for the same request), `request.parallelism` at a time."""
+        """Read `chunks` (of a plan for the same request), `request.parallelism` at a time.
+
+        `join_seconds` > 0 lets a connector read consecutive chunks in one go while that read is expected
+        to last no longer; each chunk is still reported complete on its own. A connector whose chunks
+        cannot be joined (BigQuery's streams) reads each on its own.
+        """
         ...

@@ -162,9 +162,19 @@ def where_clause(
     row_filter: RowFilter | None = None,
     chunk: sql.Composable | None = None,
 ) -> sql.Composable:
-    conditions: list[sql.Composable] = window_conditions(window, literal) if window else []
+    conditions = where_conditions(window, partition, row_filter)
     if chunk is not None:
         conditions.append(chunk)
+    if not conditions:
+        return sql.SQL("")
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
+
+
+def where_conditions(
+    window: DeltaWindow | None, partition: KeyRange | None, row_filter: RowFilter | None = None
+) -> list[sql.Composable]:
+    """The conditions a read's WHERE ANDs together, each complete on its own (any order means the same)."""
+    conditions: list[sql.Composable] = window_conditions(window, literal) if window else []
     if partition is not None:
         ident = sql.Identifier(partition.column)
         if partition.lower is not None:
@@ -173,14 +183,17 @@ def where_clause(
             conditions.append(sql.SQL("{} < {}").format(ident, literal(partition.upper)))
     if row_filter is not None:
         conditions.append(filter_sql(row_filter))
-    if not conditions:
-        return sql.SQL("")
-    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
+    return conditions
 
 
 def literal(value: Any) -> sql.Composable:
     """A typed literal for a bound of a window or key range (values come from cursors, not requests)."""
     return sql.Literal(value)
+
+
+def select_head(schema: str, table: str, columns: Sequence[tuple[str, bool, bool]]) -> sql.Composed:
+    """`SELECT <columns> FROM schema.table`, before any condition."""
+    return sql.SQL("SELECT {} FROM {}.{}").format(select_list(columns), sql.Identifier(schema), sql.Identifier(table))
 
 
 def select_query(
@@ -195,12 +208,7 @@ def select_query(
     limit: int | None = None,
 ) -> sql.Composed:
     """`chunk` is one chunk's condition (connectors/_pg_chunks.py), ANDed with the rest."""
-    query = sql.SQL("SELECT {} FROM {}.{}{}").format(
-        select_list(columns),
-        sql.Identifier(schema),
-        sql.Identifier(table),
-        where_clause(window, partition, row_filter, chunk),
-    )
+    query = select_head(schema, table, columns) + where_clause(window, partition, row_filter, chunk)
     if limit is not None:
         query = query + sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))
     return query

@@ -280,9 +280,10 @@ class BigQueryConnector:
         return plan_read(self._prepare(auth, request), request, settings=self._settings, timeouts=self.timeouts)
 
     def read_chunks(
-        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]]
+        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]], *, join_seconds: float = 0.0
     ) -> Iterator[ChunkItem]:
-        """The streams `chunks` name, each read whole, `request.parallelism` at a time."""
+        """The streams `chunks` name, each read whole, `request.parallelism` at a time (a stream holds no
+        transaction open on the source, so `join_seconds` has nothing to save: streams are never joined)."""
         parts = self._prepare(auth, request)
         return read_streams(parts, request, chunks, settings=self._settings, timeouts=self.timeouts)
 

@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import queue
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,8 @@ from pydantic import BaseModel
 from headwater.connectors._chunked import ChunkItem, ChunkPlan
 from headwater.connectors._parallel import read_in_parallel
 from headwater.connectors._pg_auth import BASIC_AUTH, CONNECTION_STRING_AUTH, PgTarget, target_of
-from headwater.connectors._pg_chunks import INTEGER_KEYS, chunk_condition, plan_table
+from headwater.connectors._pg_chunk_queue import ChunkQueue, QueryText, keys_of, query_text
+from headwater.connectors._pg_chunks import INTEGER_KEYS, plan_table
 from headwater.connectors._pg_conn import catalog_connection, scrub_environment
 from headwater.connectors._pg_fence import sessions as fence_sessions
 from headwater.connectors._pg_snapshot import chunkable_fence, fenced_window, snapshot_facts
@@ -42,7 +43,9 @@ from headwater.connectors._pg_sql import (
     LIST_TABLES,
     PRIMARY_KEY,
     format_path,
+    select_head,
     select_query,
+    where_conditions,
 )
 from headwater.connectors._pg_stream import ChunkConnection, batch_bytes, chunk_connection, stream_query
 from headwater.connectors._pg_table import (
@@ -90,9 +93,9 @@ _CHUNKS = "_chunks"
 @dataclass(frozen=True)
 class _SharedChunks:
     """What every chunk of one `read_chunks` shares, so that a chunk's setup is only its query: the
-    table described once, every chunk's query by key, and the reader's connection."""
+    table described once, the query rendered once but for each chunk's range, and the reader's connection."""
 
-    queries: dict[str, str]
+    text: QueryText
     schema: pa.Schema
     batch_size: int
     connection: ChunkConnection
@@ -183,7 +186,7 @@ class PostgresConnector:
             if not isinstance(shared, _SharedChunks):
                 raise ValueError("a chunk is read through read_chunks")
             stream = functools.partial(
-                shared.connection.stream, shared.queries[str(chunk["key"])], shared.schema, batch_size=shared.batch_size
+                shared.connection.stream, shared.text.query(chunk), shared.schema, batch_size=shared.batch_size
             )
             if not shared.decode_ahead:  # already in a reader thread of `read_chunks`
                 yield from stream()
@@ -246,12 +249,14 @@ class PostgresConnector:
             return plan_table(conn, schema=found.schema, table=found.name, oid=found.oid, chunk_rows=chunk_rows)
 
     def read_chunks(
-        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]]
+        self, auth: BaseModel, request: ReadRequest, chunks: Sequence[dict[str, Any]], *, join_seconds: float = 0.0
     ) -> Iterator[ChunkItem]:
-        """Each chunk in its own transaction, `request.parallelism` chunks at a time.
+        """Each chunk in its own transaction, `request.parallelism` chunks at a time; a reader joins
+        consecutive chunks into one transaction while its pace says it ends within `join_seconds`
+        (connectors/_pg_chunk_queue.py).
 
         The table is described once, and each reader thread keeps one connection for the chunks it
-        takes, each chunk's query committing on its own (`chunk_connection`): between two chunks a reader
+        takes, each read's query committing on its own (`chunk_connection`): between two reads a reader
         holds no transaction, and pays no connection or catalog lookups.
         """
         fence = request.window.fence if request.window is not None else None
@@ -261,31 +266,18 @@ class PostgresConnector:
         with catalog_connection(target) as conn:
             found, columns = self._prepare(conn, request)
             window, _ = fenced_window(conn, found, request.window)
-            row_filter = bound_filter(found, request.row_filter)
-            queries = {
-                str(chunk["key"]): select_query(
-                    found.schema,
-                    found.name,
-                    select_list(columns),
-                    window=window,
-                    partition=request.partition,
-                    row_filter=row_filter,
-                    chunk=chunk_condition(chunk),
-                ).as_string(conn)
-                for chunk in chunks
-            }
+            conditions = where_conditions(window, request.partition, bound_filter(found, request.row_filter))
+            text = query_text(select_head(found.schema, found.name, select_list(columns)), conditions, conn)
         schema = arrow_schema(columns)
-        todo: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        for chunk in chunks:
-            todo.put(chunk)
         workers = max(1, min(request.parallelism, len(chunks)))
+        todo = ChunkQueue(chunks, workers=workers, join_seconds=join_seconds)
         # The caller also holds a staging writer per chunk in flight: half-size batches. (Full-size ones
         # measured no faster with one reader, 20 chunks of 250,000 rows, for ~20 MiB more peak RSS.)
         size = batch_bytes(request.parallelism) // 2
 
         if len(chunks) == 1:  # `read` runs here, and decodes ahead in a thread of its own
             with chunk_connection(target) as connection:
-                shared = _SharedChunks(queries, schema, size, connection, decode_ahead=True)
+                shared = _SharedChunks(text, schema, size, connection, decode_ahead=True)
                 yield from self._chunk(auth, request, chunks[0], shared)
             return
 
@@ -293,11 +285,15 @@ class PostgresConnector:
             """One reader: the chunks it takes from `todo`, each through `read` on this reader's connection."""
             with contextlib.ExitStack() as held:
                 connection = held.enter_context(chunk_connection(target))
-                for chunk in _taken(todo):
+                pace: float | None = None
+                while (chunk := todo.take(pace)) is not None:
                     if not connection.idle:  # a `read` that stopped early left its query unfinished
                         held.close()
                         connection = held.enter_context(chunk_connection(target))
-                    yield from self._chunk(auth, request, chunk, _SharedChunks(queries, schema, size, connection))
+                    began = time.monotonic()
+                    yield from self._chunk(auth, request, chunk, _SharedChunks(text, schema, size, connection))
+                    # The transaction's length, the caller's time with each batch included.
+                    pace = (time.monotonic() - began) / len(keys_of(chunk))
 
         # Even one reader runs in a thread: it decodes the next batch while the caller writes this one.
         yield from read_in_parallel([reader] * workers, workers=workers, queue_size=workers, thread_name="pg-chunk")
@@ -305,11 +301,14 @@ class PostgresConnector:
     def _chunk(
         self, auth: BaseModel, request: ReadRequest, chunk: dict[str, Any], shared: _SharedChunks
     ) -> Iterator[ChunkItem]:
-        key = str(chunk["key"])
+        keys = keys_of(chunk)
         options = {**request.options, "chunk": chunk, _CHUNKS: shared}
         for batch in self.read(auth, dataclasses.replace(request, options=options)):
-            yield key, batch
-        yield key, None  # its query completed: the chunk's transaction has ended
+            yield keys[0], batch
+        if len(keys) > 1:
+            log.info("read chunks %s to %s in one transaction", keys[0], keys[-1])
+        for key in keys:  # its query completed: the transaction has ended, every chunk it stood for is read
+            yield key, None
 
     def fence_sessions(self, auth: BaseModel, table: str) -> SessionFacts | None:
         """The open transactions before a fenced incremental read of `table` (docs/incremental.md).
@@ -375,15 +374,6 @@ class PostgresConnector:
             KeyRange(column, None if i == 0 else bounds[i], None if i == count - 1 else bounds[i + 1])
             for i in range(count)
         ]
-
-
-def _taken(todo: queue.SimpleQueue[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Items of `todo` as long as there are any (shared by readers: each gets the next one it asks for)."""
-    while True:
-        try:
-            yield todo.get_nowait()
-        except queue.Empty:
-            return
 
 
 def create(settings: Settings) -> PostgresConnector:

@@ -92,6 +92,8 @@ class ChunkedRead:
         plan: ChunkPlan,
         process: Callable[[pa.RecordBatch], pa.RecordBatch],
         set_aside_count: Callable[[], int],
+        *,
+        join_seconds: float = 0.0,
     ) -> None:
         """Read the pending chunks; `process` maps a batch (and counts it); staged files are the output."""
         pending = set(self.staging.pending(str(c["key"]) for c in plan.chunks))
@@ -100,7 +102,7 @@ class ChunkedRead:
             return
         writers: dict[str, StageWriter] = {}
         figures: dict[str, _Figures] = {}
-        items = self.source.read_chunks(self.auth, self.request, chunks)
+        items = self.source.read_chunks(self.auth, self.request, chunks, join_seconds=join_seconds)
         try:
             for key, batch in items:
                 if batch is None:

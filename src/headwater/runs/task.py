@@ -317,7 +317,7 @@ class _Execution:
                                          read=len(chunk_plan.chunks) - resumed)
                 publish(force=True)
                 self.stage = Stage.SOURCE
-                chunks.run(chunk_plan, process, lambda: set_aside.count)
+                chunks.run(chunk_plan, process, lambda: set_aside.count, join_seconds=self.settings.chunk_seconds)
                 self.stage = Stage.PROCESS
                 self.doc = with_chunking(self.doc, plan=chunk_plan, chunk_rows=chunk_rows, resumed=resumed,
                                          read=len(chunks.read_keys))
