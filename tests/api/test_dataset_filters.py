@@ -171,10 +171,11 @@ def test_a_delete_finds_the_target_connection_naming_it_among_many(
     client: TestClient, tenant: Tenant, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dataset = create(client, tenant, name="target")
+    another = create(client, tenant, name="another")  # a target connection's dataset must exist
     scope = Scope(tenant.org, "prod")
     spec = {"id": LAKE_SPEC, "version": "1.0"}
     for _ in range(1200):  # more than two of the chunks the check reads at a time
-        doc = {"name": "t", "params": {"dataSetId": "another"}, "connectionSpec": spec, "state": "enabled"}
+        doc = {"name": "t", "params": {"dataSetId": another}, "connectionSpec": spec, "state": "enabled"}
         services.store.insert("targetConnection", scope, id=str(uuid.uuid4()), doc=doc)
     naming = str(uuid.uuid4())
     doc = {"name": "t", "params": {"dataSetId": dataset}, "connectionSpec": spec, "state": "enabled"}
@@ -184,8 +185,8 @@ def test_a_delete_finds_the_target_connection_naming_it_among_many(
     monkeypatch.setattr(Store, "_record", staticmethod(lambda row: rows.append(row.id) or read(row)))
     refused = client.delete(f"{DATASETS}/{dataset}", headers=tenant.headers())
     assert refused.status_code == 400 and naming in refused.text, refused.text
-    # The dataset itself and the one target connection naming it: an index lookup, not a scan.
-    assert sorted(rows) == sorted([dataset, naming])
+    # The dataset itself: the target connection naming it is found in the index, by id, not in a scan.
+    assert rows == [dataset]
     # A target connection's dataset key never answers a baseConnectionId filter (it has none).
     listed = client.get(f"{FLOW}/targetConnections?property=baseConnectionId=={dataset}", headers=tenant.headers())
     assert listed.status_code == 200 and listed.json()["items"] == [], listed.text

@@ -26,7 +26,8 @@ from headwater.service._fields import known_fields
 from headwater.service.catalog_filters import DatasetFilter
 from headwater.service.connections import ConnectionService
 from headwater.store import Record
-from headwater.store.paging import Cond, Page
+from headwater.store.paging import Page
+from headwater.store.references import InUse
 
 
 def arrow_type(name: str, *, field: str) -> pa.DataType:
@@ -271,28 +272,22 @@ class DatasetService(ResourceService):
         return found[:wanted]
 
     def delete_catalog(self, ctx: Context, dataset_id: str) -> list[str]:
+        """Delete the dataset unless a target connection names it (checked in the delete's own
+        transaction, store/references.py), then its table."""
         record = self.record(ctx, dataset_id)
-        target = self._target_of(ctx, dataset_id)
-        if target is not None:
+        try:
+            deleted = self.core.store.delete_unless_used(self.kind, ctx.scope, dataset_id)
+        except InUse as used:
             raise BadRequest(
-                f"The dataset {dataset_id} is the target of target connection {target}: delete it first.",
+                f"The dataset {dataset_id} is the target of target connection {used.user_id}: delete it first.",
                 code="1447",
-            )
+            ) from None
+        if not deleted:
+            raise NotFound(self.api_name, dataset_id)
         ident = lake_ident(record)
         if self.lake.exists(ident):
             self.lake.drop_dataset(ident)
-        self.core.store.delete(self.kind, ctx.scope, dataset_id)
         return [f"@/dataSets/{dataset_id}"]
-
-    def _target_of(self, ctx: Context, dataset_id: str) -> str | None:
-        """The oldest target connection of the sandbox that names the dataset, or None (an index lookup:
-        a target connection's dataset id is its `ref_key`, store/keys.py)."""
-        named = Page(conds=(Cond("ref_key", "in", (dataset_id.lower(),)),))
-        for target in self.core.store.page(ResourceKind.TARGET_CONNECTION, ctx.scope, named):
-            params = target.doc.get("params")  # the key is lower-cased: the doc decides
-            if isinstance(params, dict) and params.get("dataSetId") == dataset_id:
-                return target.id
-        return None
 
     def preview(self, ctx: Context, dataset_id: str, *, limit: int = 100) -> dict[str, Any]:
         record = self.record(ctx, dataset_id)

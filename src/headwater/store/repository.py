@@ -35,7 +35,7 @@ from headwater.store.clock import now_ms
 from headwater.store.engine import make_engine
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
-from headwater.store.references import InUse, first_user, forget_flow, write_flow_references
+from headwater.store.references import InUse, first_user, forget_flow, write_references
 from headwater.store.statements import RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_ID_ARRAY, RESOURCES_BY_IDS
 from headwater.store.tables import resources
 
@@ -211,8 +211,7 @@ class Store(ClientStore):
                     **index_keys(kind, doc),
                 )
             )
-            if kind == "flow":
-                write_flow_references(conn, scope.org, scope.sandbox, id, ts, doc, created=True)
+            write_references(conn, kind, scope.org, scope.sandbox, id, ts, doc, created=True)
         return Record(id, kind, scope, doc, secrets, etag, ts, ts)
 
     def get(self, kind: str, scope: Scope, id: str) -> Record | None:
@@ -340,8 +339,7 @@ class Store(ClientStore):
                     f"The resource {id} was changed by another request; fetch it again and retry with its new etag."
                 )
             created_at = conn.execute(select(resources.c.created_at).where(resources.c.id == id)).scalar_one()
-            if kind == "flow":
-                write_flow_references(conn, scope.org, scope.sandbox, id, created_at, doc, created=False)
+            write_references(conn, kind, scope.org, scope.sandbox, id, created_at, doc, created=False)
         return Record(id, kind, scope, doc, secrets, etag, created_at, ts)
 
     @staticmethod
