@@ -10,16 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.domain.type_names import arrow_type_named, known_type_names
+from headwater.mapping._operators import BINARY, NOT, UNARY, Value, as_text, convert, is_text, unify
 from headwater.mapping._parser import Binary, Call, Column, Literal, MappingError, Node, Unary, parse
 
-# An Arrow array or scalar (pyarrow ships no type stubs, so mypy sees it as Any).
-Value: TypeAlias = Any
 Evaluator = Callable[[pa.RecordBatch], Value]
 # What Arrow compute raises for a type mismatch or a bad value (OverflowError: out of C range).
 _ARROW_ERRORS = (pa.ArrowException, OverflowError)
@@ -34,101 +33,6 @@ def parse_type(name: Any) -> pa.DataType:
     if found is None:
         raise MappingError(f"unknown type {name[:40]!r}; use one of {known_type_names()}")
     return found
-
-
-def _unify(values: Sequence[Value]) -> list[Value]:
-    """Give a bare `null` literal the type of its siblings, so `coalesce(x, null)` type-checks."""
-    typed = next((v.type for v in values if not pa.types.is_null(v.type)), None)
-    if typed is None:
-        return list(values)
-    return [pa.scalar(None, typed) if pa.types.is_null(v.type) else v for v in values]
-
-
-def _arith(name: str) -> Callable[..., Value]:
-    fn = getattr(pc, name)
-    return lambda a, b: fn(*_unify([a, b]))
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
-
-
-def _compare(name: str) -> Callable[..., Value]:
-    fn = getattr(pc, name)
-
-    def compare(a: Value, b: Value) -> Value:
-        a, b = _unify([a, b])
-        # Arrow has no date-vs-text kernel; people write `when >= '2024-01-01'`, so read the text as the
-        # other side's type (a bad literal then fails at flow creation, like any constant error).
-        if pa.types.is_temporal(a.type) and _is_text(b.type):
-            b = _convert(b, a.type)
-        elif pa.types.is_temporal(b.type) and _is_text(a.type):
-            a = _convert(a, b.type)
-        return fn(a, b)
-
-    return compare
-
-
-def _divide(a: Value, b: Value) -> Value:
-    # True division: `price / 100` on integer columns must not silently truncate.
-    a, b = _unify([a, b])
-    if pa.types.is_integer(a.type) and pa.types.is_integer(b.type):
-        a, b = pc.cast(a, pa.float64()), pc.cast(b, pa.float64())
-    return pc.divide_checked(a, b)
-
-
-def _boolean(fn: Callable[..., Value]) -> Callable[..., Value]:
-    def check(*values: Value) -> Value:
-        values = tuple(_unify(values))
-        for v in values:
-            if pa.types.is_null(v.type):
-                continue
-            if not pa.types.is_boolean(v.type):
-                raise MappingError(f"and/or/not need true/false values, not {v.type}")
-        return fn(*[pc.cast(v, pa.bool_()) for v in values])
-
-    return check
-
-
-_BINARY: dict[str, Callable[[Value, Value], Value]] = {
-    "+": _arith("add_checked"),
-    "-": _arith("subtract_checked"),
-    "*": _arith("multiply_checked"),
-    "/": _divide,
-    "=": _compare("equal"),
-    "!=": _compare("not_equal"),
-    "<": _compare("less"),
-    "<=": _compare("less_equal"),
-    ">": _compare("greater"),
-    ">=": _compare("greater_equal"),
-    "and": _boolean(pc.and_kleene),
-    "or": _boolean(pc.or_kleene),
-}
-_NOT = _boolean(pc.invert)
-
-
-def _as_text(value: Value) -> Value:
-    # binary_join_element_wise needs one string type for all its arguments, so large_string is narrowed too.
-    return value if pa.types.is_string(value.type) else pc.cast(value, pa.string())
-
-
-_UNARY: dict[str, Callable[[Value], Value]] = {
-    "upper": pc.utf8_upper,
-    "ucase": pc.utf8_upper,  # Data Prep's name
-    "lower": pc.utf8_lower,
-    "lcase": pc.utf8_lower,  # Data Prep's name
-    "trim": pc.utf8_trim_whitespace,
-    "ltrim": pc.utf8_ltrim_whitespace,
-    "rtrim": pc.utf8_rtrim_whitespace,
-    "length": pc.utf8_length,
-    # Date parts of a date or timestamp (a zoned timestamp's parts are in its zone, UTC for ours).
-    "year": pc.year,
-    "month": pc.month,
-    "day": pc.day,
-    "hour": pc.hour,
-    "minute": pc.minute,
-    "second": pc.second,
-}
 
 
 def _literal_int(node: Node, what: str, *, low: int, high: int) -> int:
@@ -153,13 +57,13 @@ def _function(call: Call, args: list[Evaluator]) -> Evaluator:
         wanted = f"at least {at_least}" if at_least is not None else " or ".join(map(str, allowed))
         raise MappingError(f"{name}() takes {wanted} argument(s), got {n}")
 
-    if name in _UNARY:
+    if name in UNARY:
         arity(1)
-        fn = _UNARY[name]
+        fn = UNARY[name]
         return lambda b: fn(args[0](b))
     if name == "concat":
         arity(at_least=1)
-        return lambda b: pc.binary_join_element_wise(*[_as_text(a(b)) for a in args], "")
+        return lambda b: pc.binary_join_element_wise(*[as_text(a(b)) for a in args], "")
     if name == "substr":
         arity(2, 3)
         start = _literal_int(call.args[1], "substr() start (it counts from 1)", low=1, high=_INT32)
@@ -167,7 +71,7 @@ def _function(call: Call, args: list[Evaluator]) -> Evaluator:
         return lambda b: pc.utf8_slice_codeunits(args[0](b), start - 1, stop)
     if name == "coalesce":
         arity(at_least=1)
-        return lambda b: pc.coalesce(*_unify([a(b) for a in args]))
+        return lambda b: pc.coalesce(*unify([a(b) for a in args]))
     if name in ("iif", "if"):
         arity(3)
 
@@ -175,7 +79,7 @@ def _function(call: Call, args: list[Evaluator]) -> Evaluator:
             cond = args[0](b)
             if not (pa.types.is_boolean(cond.type) or pa.types.is_null(cond.type)):
                 raise MappingError(f"iif() needs a true/false condition, not {cond.type}")
-            return pc.if_else(pc.cast(cond, pa.bool_()), *_unify([args[1](b), args[2](b)]))
+            return pc.if_else(pc.cast(cond, pa.bool_()), *unify([args[1](b), args[2](b)]))
 
         return iif
     if name == "round":
@@ -192,8 +96,8 @@ def _function(call: Call, args: list[Evaluator]) -> Evaluator:
         if not isinstance(target_node, Literal) or not isinstance(target_node.value, str):
             raise MappingError("cast() takes a type name in quotes as its second argument, e.g. cast(x, 'long')")
         target = parse_type(target_node.value)
-        return lambda b: _convert(args[0](b), target)
-    names = [*_UNARY, "concat", "substr", "coalesce", "iif", "if", "round", "abs", "cast"]
+        return lambda b: convert(args[0](b), target)
+    names = [*UNARY, "concat", "substr", "coalesce", "iif", "if", "round", "abs", "cast"]
     known = ", ".join(names)
     hint = difflib.get_close_matches(name, names, n=1)
     raise MappingError(f"unknown function {name}()" + (f" (did you mean {hint[0]}()?)" if hint else f"; use {known}"))
@@ -215,16 +119,16 @@ def _compile(node: Node, schema: pa.Schema, used: set[str]) -> Evaluator:
     if isinstance(node, Unary):
         inner = _compile(node.operand, schema, used)
         if node.op == "not":
-            return lambda b: _NOT(inner(b))
+            return lambda b: NOT(inner(b))
         return lambda b: pc.negate_checked(inner(b))
     if isinstance(node, Binary):
         left, right = _compile(node.left, schema, used), _compile(node.right, schema, used)
-        fn = _BINARY[node.op]
+        fn = BINARY[node.op]
         op = node.op
 
         def binary(b: pa.RecordBatch) -> Value:
             lhs, rhs = left(b), right(b)
-            if op == "+" and (_is_text(lhs.type) or _is_text(rhs.type)):
+            if op == "+" and (is_text(lhs.type) or is_text(rhs.type)):
                 raise MappingError("+ adds numbers; join text with concat(a, b)")
             try:
                 return fn(lhs, rhs)
@@ -265,20 +169,9 @@ class _Output:
     index: int
 
 
-def _convert(value: Value, target: pa.DataType) -> Value:
-    """`pc.cast`, except that text without a UTC offset cast to a zoned timestamp is read as UTC."""
-    try:
-        return pc.cast(value, target)
-    except pa.ArrowInvalid:
-        if not (pa.types.is_timestamp(target) and target.tz and pa.types.is_string(value.type)):
-            raise
-    naive = pc.cast(value, pa.timestamp(target.unit))
-    return pc.cast(pc.assume_timezone(naive, "UTC"), target)
-
-
 def _cast(array: pa.Array, target: pa.DataType, out: _Output) -> pa.Array:
     try:
-        return _convert(array, target)
+        return convert(array, target)
     except _ARROW_ERRORS:
         pass
     # Error path only: find one offending value to show (bisect, so it stays O(log n) casts).
@@ -286,7 +179,7 @@ def _cast(array: pa.Array, target: pa.DataType, out: _Output) -> pa.Array:
     while len(part) > 1:
         half = part.slice(0, len(part) // 2)
         try:
-            _convert(half, target)
+            convert(half, target)
             part = part.slice(len(part) // 2)
         except _ARROW_ERRORS:
             part = half
@@ -387,7 +280,7 @@ def compile_mapping(mappings: Sequence[dict[str, Any]], input_schema: pa.Schema)
             output = _Output(destination, evaluate, cast_to, index)
             if cast_to is not None:
                 try:
-                    _convert(probe, cast_to)
+                    convert(probe, cast_to)
                 except _ARROW_ERRORS:
                     raise MappingError(f"cannot convert {probe.type} to {cast_to}") from None
         except RecursionError:
