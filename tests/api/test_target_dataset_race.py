@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tests.support.chain import ok
 from tests.support.ids import CATALOG, FLOW, LAKE_SPEC
 from tests.support.metadata import BACKENDS, app_on
 from tests.support.tenants import Tenant
+from tests.support.threads import in_thread
 
 
 @pytest.fixture(params=BACKENDS)
@@ -48,13 +49,6 @@ def _target_body(dataset_id: str) -> dict[str, Any]:
     }
 
 
-def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-    thread = threading.Thread(target=lambda: outcome.append(work()), daemon=True)
-    thread.start()
-    return thread, outcome
-
-
 def _targets(client: TestClient, tenant: Tenant) -> list[dict[str, Any]]:
     return list(ok(client.get(f"{FLOW}/targetConnections", headers=tenant.headers()), 200)["items"])
 
@@ -68,7 +62,7 @@ def test_a_target_create_racing_a_dataset_delete_fails_and_stores_nothing(
     # sees the dataset, so only the hold in the create's own transaction can refuse it.
     with services.store.engine.begin() as conn:
         conn.execute(delete(resources).where(resources.c.id == dataset))
-        thread, outcome = _in_thread(
+        thread, outcome = in_thread(
             lambda: client.post(f"{FLOW}/targetConnections", headers=tenant.headers(), json=_target_body(dataset))
         )
         time.sleep(0.5)
@@ -92,7 +86,7 @@ def test_a_dataset_delete_racing_a_target_create_is_refused_and_keeps_the_datase
                "etag": '"e"', "created_at": 1, "updated_at": 1, **index_keys("targetConnection", doc)}  # fmt: skip
         conn.execute(insert(resources).values(**row))
         write_references(conn, "targetConnection", tenant.org, "prod", target_id, 1, doc, created=True)
-        thread, outcome = _in_thread(lambda: client.delete(f"{CATALOG}/dataSets/{dataset}", headers=tenant.headers()))
+        thread, outcome = in_thread(lambda: client.delete(f"{CATALOG}/dataSets/{dataset}", headers=tenant.headers()))
         time.sleep(0.5)
         assert thread.is_alive(), f"the delete did not wait for the create's transaction: {outcome}"
     thread.join(timeout=30)
@@ -116,7 +110,7 @@ def test_many_racing_pairs_never_leave_a_dangling_target(api: tuple[TestClient, 
             b.wait()
             return client.delete(f"{CATALOG}/dataSets/{ds}", headers=tenant.headers())
 
-        (t1, made), (t2, gone) = _in_thread(create), _in_thread(remove)
+        (t1, made), (t2, gone) = in_thread(create), in_thread(remove)
         t1.join(timeout=30)
         t2.join(timeout=30)
         assert made[0].status_code in (201, 400) and gone[0].status_code in (200, 204, 400), (made, gone)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from headwater.store import Scope, Store
 from headwater.store.keys import index_keys
 from headwater.store.references import InUse, write_flow_references
 from headwater.store.tables import flow_references, resources
+from tests.support.threads import in_thread
 
 SCOPE = Scope("orgA", "prod")
 OTHER = Scope("orgA", "dev")
@@ -140,20 +140,6 @@ def test_only_a_draft_may_sit_over_a_source_whose_base_connection_is_gone(store:
     store.update("flow", SCOPE, draft, doc=doc, secrets=None, expected_etag=record.etag)
 
 
-def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except Exception as exc:  # handed to the test thread to assert on
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
 def test_a_delete_waits_for_a_flow_being_written_and_then_refuses(store: Store) -> None:
     chain = _chain(store)
     flow_id = str(uuid.uuid4())
@@ -163,7 +149,7 @@ def test_a_delete_waits_for_a_flow_being_written_and_then_refuses(store: Store) 
                "etag": '"e"', "created_at": 1, "updated_at": 1, **index_keys("flow", doc)}  # fmt: skip
         conn.execute(insert(resources).values(**row))
         write_flow_references(conn, SCOPE.org, SCOPE.sandbox, flow_id, 1, doc, created=True)
-        thread, outcome = _in_thread(lambda: store.delete_unless_used("sourceConnection", SCOPE, chain.source))
+        thread, outcome = in_thread(lambda: store.delete_unless_used("sourceConnection", SCOPE, chain.source))
         time.sleep(0.5)
         assert thread.is_alive(), f"the delete did not wait for the flow's transaction: {outcome}"
     thread.join(timeout=30)
@@ -176,7 +162,7 @@ def test_a_flow_write_waits_for_a_delete_in_progress_and_then_fails(store: Store
     flow_id = str(uuid.uuid4())
     with store.engine.begin() as conn:
         conn.execute(delete(resources).where(resources.c.id == chain.source))
-        thread, outcome = _in_thread(
+        thread, outcome = in_thread(
             lambda: store.insert("flow", SCOPE, id=flow_id, doc=_flow_doc(chain.source, chain.target))
         )
         time.sleep(0.5)

@@ -5,10 +5,8 @@ in its own transaction, so racing the two never leaves a target connection namin
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from headwater.store import Scope, Store
 from headwater.store.keys import index_keys
 from headwater.store.references import InUse, write_references
 from headwater.store.tables import resources
+from tests.support.threads import in_thread
 
 SCOPE = Scope("orgA", "prod")
 _CLOCK = itertools.count(1)  # creation times in the order the test writes
@@ -48,20 +47,6 @@ def _insert_target(store: Store, dataset_id: str, target_id: str | None = None) 
     with store.begin() as conn:
         _write_target(conn, target_id, dataset_id)
     return target_id
-
-
-def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except Exception as exc:  # handed to the test thread to assert on
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 def test_a_dataset_is_refused_while_a_target_connection_names_it(store: Store) -> None:
@@ -103,7 +88,7 @@ def test_a_dataset_delete_waits_for_a_target_being_written_and_then_refuses(stor
     target_id = str(uuid.uuid4())
     with store.engine.begin() as conn:
         _write_target(conn, target_id, dataset)
-        thread, outcome = _in_thread(lambda: store.delete_unless_used("dataSet", SCOPE, dataset))
+        thread, outcome = in_thread(lambda: store.delete_unless_used("dataSet", SCOPE, dataset))
         time.sleep(0.5)
         assert thread.is_alive(), f"the delete did not wait for the target's transaction: {outcome}"
     thread.join(timeout=30)
@@ -116,7 +101,7 @@ def test_a_target_write_waits_for_a_dataset_delete_in_progress_and_then_fails(st
     target_id = str(uuid.uuid4())
     with store.engine.begin() as conn:
         conn.execute(delete(resources).where(resources.c.id == dataset))
-        thread, outcome = _in_thread(lambda: _insert_target(store, dataset, target_id))
+        thread, outcome = in_thread(lambda: _insert_target(store, dataset, target_id))
         time.sleep(0.5)
         assert thread.is_alive(), f"the target's write did not wait for the delete's transaction: {outcome}"
     thread.join(timeout=30)
