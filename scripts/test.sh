@@ -7,4 +7,5 @@ if [ -f scripts/install-bqemulator.sh ]; then
 fi
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -q "$@"
+# The slowest tests are listed at the end, so the suite's time can be watched and trimmed where it goes.
+exec .venv/bin/python -m pytest -q --durations=30 "$@"
