@@ -181,7 +181,10 @@ def _keep(marks: tuple[Mark, ...], after: int, arrow_type: pa.DataType) -> tuple
     if usable and delta_kind(arrow_type) is DeltaKind.MAX:
         bound = marks[first].bound
         earlier = [i for i, m in enumerate(marks) if m.at <= bound and m.newest is not None]
-        first = min(first, earlier[-1]) if earlier else first
+        # None old enough yet: every mark is kept, since a later run's bound (later in time) may reach
+        # one. Dropping them made frequent runs (closer together than a transaction's length plus the
+        # bound's margin) go without a lower bound for as long as they kept coming.
+        first = min(first, earlier[-1]) if earlier else 0
     kept = list(marks[first:])
     while len(kept) > MAX_MARKS:
         # Merging the two oldest loses precision where it matters least, never correctness.
