@@ -2,7 +2,7 @@
 flow once, and comparing its dataset with the source.
 
 A fenced run reads below its snapshot's xmin, plus the committed band above it when that is small
-and the scan has a lower bound; otherwise rows committed after an older transaction began
+(at most MAX_BAND transactions); otherwise rows committed after an older transaction began
 (anywhere in the cluster, e.g. another test's) wait for the run after that transaction ends. Tests
 that expect rows in a given run wait for the horizon first, so a concurrent test cannot make them
 flaky; a lost row would still never arrive.
