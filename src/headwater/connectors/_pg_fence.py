@@ -96,14 +96,17 @@ def band_ids(conn: psycopg.Connection[Any], *, schema: str, table: str, window: 
     """The committed transactions at or above the snapshot's xmin whose rows this window reads.
 
     Run in the read's own snapshot, so it names exactly the band the read takes. None when they are
-    too many. A scan without a lower bound lists them with a scan of the whole table (no rows out but
-    the band's ids): a run that left its band unread makes the next run scan without a lower bound
-    too (runs/cursor.py `lower_bound`), so on a source whose snapshots always hold some committed
+    too many, and for a flow's first read (no fence behind it), which leaves its band to the next run.
+    A later scan without a lower bound lists them with a scan of the whole table (no rows out but the
+    band's ids): a run that left its band unread makes the next run scan without a lower bound too
+    (runs/cursor.py `lower_bound`), so on a source whose snapshots always hold some committed
     transactions back, an unbounded run that did not read its band would be followed by unbounded
     runs for as long as that lasts.
     """
     fence = window.fence
     assert fence is not None and fence.before is not None
+    if window.start is None and fence.after is None:
+        return None  # the backfill: reading everything already; the next run reads its band
     band = DeltaWindow(window.column, window.start, None, nulls=window.nulls, fence=_band_only(fence))
     where = sql.SQL(" AND ").join(window_conditions(band, sql.Literal))
     ref = sql.SQL("pg_catalog.age({}::xid)").format(sql.Literal(str(fence.before & 0xFFFFFFFF)))
