@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
+from headwater.api import create_app
+from headwater.service import Services
+from headwater.settings import Settings
 from headwater.store import Scope, Store
 from headwater.store.engine import _closed_by_server
+from tests.support.cluster import create_cluster
 from tests.support.ids import ORG
 from tests.support.metadata import app_on
-from tests.support.pg import pg_admin
+from tests.support.pg import PG_ADMIN_DSN, pg_admin
+from tests.support.tenants import make_tenant
 
 FLOW = "/data/foundation/flowservice"
 PG_SPEC = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
@@ -129,7 +136,7 @@ def test_a_request_checks_out_one_metadata_connection_per_read(tmp_path: Path) -
 
 
 def test_a_connection_ended_by_its_server_is_seen_without_a_round_trip() -> None:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as live:
+    with psycopg.connect(PG_ADMIN_DSN) as live:
         live.execute("SELECT 1").fetchone()
         live.rollback()
         assert not _closed_by_server(live)
@@ -149,3 +156,36 @@ def test_a_write_after_the_backends_were_terminated(tmp_path: Path) -> None:
         assert _terminate_all(store) >= 1
         store.insert("connection", scope, id="c-2", doc={"name": "two"})
         assert [r.id for r in store.list("connection", scope)] == ["c-1", "c-2"]
+
+
+@pytest.mark.slow  # a private cluster, stopped and started
+def test_requests_after_the_metadata_database_restarted(tmp_path: Path) -> None:
+    cluster = create_cluster("hw-meta-restart-", conf="", hba="local all all trust\nhost all all 127.0.0.1/32 trust\n")
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/postgres"
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, run_embedded_executor=False)
+        services = Services(settings)
+        services.migrate()
+        tenant = make_tenant(services, ORG)
+        with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+            headers = tenant.headers()
+            created = client.post(f"{FLOW}/connections", json=_connection_body("kept"), headers=headers)
+            assert created.status_code == 201, created.text
+            path = f"{FLOW}/connections/{created.json()['id']}"
+            assert client.get(path, headers=headers).status_code == 200
+            for _ in range(3):  # again and again: each restart leaves the whole pool closed
+                cluster.stop("fast")
+                cluster.start()
+                got = client.get(path, headers=headers)
+                assert got.status_code == 200, got.text
+                assert got.json()["items"][0]["name"] == "kept"
+                listed = client.get(f"{FLOW}/connections", headers=headers)
+                assert listed.status_code == 200, listed.text
+            cluster.stop("fast")
+            down = client.get(path, headers=headers)
+            assert down.status_code == 503, down.text  # unavailable, and said so: not a 500
+            cluster.start()
+            assert client.get(path, headers=headers).status_code == 200
+        services.store.engine.dispose()
+    finally:
+        cluster.remove()
