@@ -25,26 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import emit, run_child  # noqa: E402
-from pg_read import DSN, SCHEMA, ensure_table, table_name  # noqa: E402
+from pg_read import SCHEMA, bench_auth, ensure_table, table_name  # noqa: E402
 
 STEPS = ("plain-full", "fenced-full", "plain-tail", "fenced-tail", "sessions")
-
-
-def _auth() -> Any:
-    import psycopg
-    from pydantic import SecretStr
-
-    from headwater.connectors._pg_auth import PgBasicAuth
-
-    info = psycopg.conninfo.conninfo_to_dict(DSN)
-    return PgBasicAuth(
-        server=str(info.get("host", "127.0.0.1")),
-        port=int(str(info.get("port", 5432))),
-        database=str(info.get("dbname", "postgres")),
-        username=str(info.get("user", "postgres")),
-        password=SecretStr(str(info.get("password") or "unused-with-trust")),  # the local server trusts
-        sslMode="disable",
-    )
 
 
 def child(step: str, rows: int, parallelism: int) -> None:
@@ -53,7 +36,7 @@ def child(step: str, rows: int, parallelism: int) -> None:
     from headwater.domain import DeltaWindow, ReadRequest
     from headwater.domain.fence import XidFence
 
-    connector, auth = PostgresConnector(), _auth()
+    connector, auth = PostgresConnector(), bench_auth()
     table = format_path(SCHEMA, table_name(rows))
     if step == "sessions":
         start = time.perf_counter()
