@@ -25,24 +25,25 @@ HEAD = ""
 def load(store: Store, run_id: str) -> dict[str, Any] | None:
     """The staging as `RunStaging.to_json` shapes it, or None when the run staged nothing."""
     with store.begin() as conn:
-        rows = conn.execute(
-            select(run_units.c.unit_key, run_units.c.doc).where(run_units.c.run_id == run_id)
-        ).all()
-    head = next((r.doc for r in rows if r.unit_key == HEAD), None)
-    if head is None:
-        return None
-    units = sorted((r.doc for r in rows if r.unit_key != HEAD), key=lambda u: str(u["key"]))
-    return {**head, "units": units}
+        return _staging(conn, run_id)
 
 
 def take(conn: Connection, run_id: str) -> tuple[tuple[str, str] | None, list[str]]:
     """Delete the run's staging in `conn`'s transaction (the one ending the run); its dataset and files."""
-    rows = conn.execute(select(run_units.c.unit_key, run_units.c.doc).where(run_units.c.run_id == run_id)).all()
+    staging = _staging(conn, run_id) or {}
     conn.execute(delete(run_units).where(run_units.c.run_id == run_id))
-    head = next((r.doc for r in rows if r.unit_key == HEAD), None)
-    dataset = list((head or {}).get("dataset") or ())
-    files = [str(f) for r in rows if r.unit_key != HEAD for f in r.doc.get("files", [])]
+    dataset = list(staging.get("dataset") or ())
+    files = [str(f) for unit in staging.get("units", []) for f in unit.get("files", [])]
     return (str(dataset[0]), str(dataset[1])) if len(dataset) == 2 else None, files
+
+
+def _staging(conn: Connection, run_id: str) -> dict[str, Any] | None:
+    rows = conn.execute(select(run_units.c.unit_key, run_units.c.doc).where(run_units.c.run_id == run_id)).all()
+    head = next((r.doc for r in rows if r.unit_key == HEAD), None)
+    if head is None:  # units are only ever recorded under a plan
+        return None
+    units = sorted((r.doc for r in rows if r.unit_key != HEAD), key=lambda u: str(u["key"]))
+    return {**head, "units": units}
 
 
 class StagingRows:
