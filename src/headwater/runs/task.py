@@ -323,8 +323,8 @@ class _Execution:
                                          read=len(chunks.read_keys))
                 publish(force=True)
                 set_aside.check(rows_in=counts["rows_in"])
-                if fenced is not None and take_fence is not None:
-                    assert chunks.fence is not None and plan.delta_type is not None
+                if take_fence is not None:  # a fenced backfill
+                    assert fenced is not None and chunks.fence is not None and plan.delta_type is not None
                     # How far transaction ids got while the chunks were read: the next runs scan from there.
                     cursor = fenced.chunked_cursor(chunks.fence, take_fence(), plan.delta_type).to_json()
                     self.doc = with_fenced_end(self.doc, chunks.fence, plan.delta_type)
