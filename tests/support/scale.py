@@ -110,17 +110,30 @@ def make_sources(db: SourceDb, count: int) -> list[Counter[tuple[Any, ...]]]:
 
 
 def kill_holding_a_run(ledger: Ledger, worker: Worker, *, after_successes: int) -> list[RunRow]:
-    """SIGKILL `worker` once `after_successes` runs succeeded and it holds a run; the runs it held then."""
+    """SIGKILL `worker` once `after_successes` runs succeeded and it holds a run; the runs it held then.
 
-    def holding() -> bool:
+    Small runs finish in milliseconds, so a run seen held may be done by the time a signal lands. The worker
+    is frozen (SIGSTOP) before its runs are read again: only a run it still holds while frozen counts, and
+    a worker found holding none is let go on and tried again."""
+
+    def ready() -> bool:
         rows = ledger.for_scope(SCOPE)
         done = sum(r.status is RunStatus.SUCCESS for r in rows)
         return done >= after_successes and any(worker.holds(r) for r in rows)
 
-    wait_for("the worker to hold a run", holding, timeout=60, every=0.02)
+    def frozen_holding() -> bool:
+        wait_for("the worker to hold a run", ready, timeout=60, every=0.02)
+        worker.process.send_signal(signal.SIGSTOP)
+        if any(worker.holds(r) for r in ledger.for_scope(SCOPE)):
+            return True
+        worker.process.send_signal(signal.SIGCONT)
+        return False
+
+    wait_for("the worker to be frozen holding a run", frozen_holding, timeout=120, every=0)
+    held = [r for r in ledger.for_scope(SCOPE) if worker.holds(r)]
     worker.process.send_signal(signal.SIGKILL)
     worker.process.wait(timeout=10)
-    return [r for r in ledger.for_scope(SCOPE) if worker.holds(r)]
+    return held
 
 
 # Plain pyiceberg, configured as any reader of the catalog would be (docs/deploy.md).
