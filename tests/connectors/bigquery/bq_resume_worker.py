@@ -6,8 +6,9 @@ where a fresh interpreter needs seconds to import on a loaded machine.
 
 A worker is the embedded pool (one worker thread, no scheduler) with fast run settings, reading one
 Storage Read stream at a time. It spends PAUSE seconds before each batch it writes to a stream's
-staged files, and PAUSE seconds before the run's commit, so that a worker frozen a moment after its
-k-th stream was staged is inside stream k+1, or, once every stream is staged, before the commit.
+staged files, and PAUSE seconds before and after the run's Iceberg commit, so that a worker frozen a
+moment after its k-th stream was staged is inside stream k+1, or, once every stream is staged, before
+the commit; and one frozen a moment after the commit has not yet recorded the run as succeeded.
 Settings otherwise come from HEADWATER_* variables (the emulator's endpoints, the metadata database).
 """
 
@@ -47,7 +48,9 @@ def worker(pause: float) -> None:
 
     def slow_write_run(*args: Any, **kwargs: Any) -> Any:
         time.sleep(pause)
-        return write_run(*args, **kwargs)
+        result = write_run(*args, **kwargs)
+        time.sleep(pause)
+        return result
 
     lake.stage_writer = slow_stage_writer  # type: ignore[method-assign]
     lake.write_run = slow_write_run  # type: ignore[method-assign]

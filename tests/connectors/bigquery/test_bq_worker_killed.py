@@ -2,10 +2,11 @@
 
 The run is executed by a real worker process (tests/connectors/bigquery/bq_resume_worker.py: the
 run engine, one stream at a time, slowed down so the kill lands where the test says). The worker is
-frozen with SIGSTOP once it staged k of the session's streams, the staging is read while nothing
-can change it, and the worker is SIGKILLed: the kill point is known exactly. The run is then taken
-over in this process, which must read only the streams not staged, each whole, from the same read
-session, and commit one snapshot holding every source row once (runs/chunked.py, _bq_chunks.py).
+frozen with SIGSTOP once it staged k of the session's streams (or once it committed), the staging
+and the snapshots are read while nothing can change them, and the worker is SIGKILLed: the kill
+point is known exactly. The run is then taken over in this process, which must read only the
+streams not staged, each whole, from the same read session, and leave one snapshot, the run's,
+holding every source row once (runs/chunked.py, connectors/_bq_chunks.py).
 """
 
 from __future__ import annotations
@@ -179,13 +180,21 @@ def snapshot_runs(site: Site, ident: DatasetIdent) -> list[str | None]:
     return [s.summary.get(RUN_ID) if s.summary is not None else None for s in table.snapshots()]
 
 
-@pytest.mark.parametrize(
-    "staged_at_kill", [1, STREAMS - 1, STREAMS], ids=["after-first-stream", "in-last-stream", "before-commit"]
-)
+# Where the worker is killed: once it staged this many streams, and (or not) committed the run.
+KILL_POINTS = {
+    "after-first-stream": (1, False),
+    "in-last-stream": (STREAMS - 1, False),
+    "before-commit": (STREAMS, False),
+    "after-commit": (STREAMS, True),  # committed, not yet recorded as succeeded
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_staged(
-    staged_at_kill: int, site: Site, monkeypatch: pytest.MonkeyPatch
+    point: str, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    org = f"BQKILL{staged_at_kill:02d}{uuid.uuid4().hex[:18].upper()}@AdobeOrg"
+    staged_at_kill, committed_at_kill = KILL_POINTS[point]
+    org = f"BQKILL{uuid.uuid4().hex[:20].upper()}@AdobeOrg"
     svc, ledger = site.services, Ledger(site.services.store)
     with TestClient(create_app(svc.settings, services=svc)) as client:
         chain = make_chain(client, make_tenant(svc, org).headers(), site.table, auth=OAUTH, source_spec=BQ_SPEC,
@@ -201,7 +210,7 @@ def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_st
 
     pid = site.workers.spawn()
     deadline = time.monotonic() + 20
-    while len(staged(site, run_id)) < staged_at_kill:
+    while len(staged(site, run_id)) < staged_at_kill or (committed_at_kill and not snapshot_runs(site, ident)):
         row = ledger.get(run_id)
         assert row is not None and not row.status.terminal, (row, tail())
         assert time.monotonic() < deadline, tail()
@@ -214,13 +223,14 @@ def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_st
     assert row is not None and raw is not None
     assert row.status is RunStatus.IN_PROGRESS and row.attempt == 1, row
     assert (row.lease_owner or "").split(":")[1] == str(pid)  # owner: host:pid:…
-    # Normally exactly `staged_at_kill` (the next stream, or the commit, takes PAUSE); a test process
-    # stalled longer than that sees one more, and the assertions below hold for what it saw.
-    killed_at = len(frozen)
-    assert staged_at_kill <= killed_at <= STREAMS, frozen
+    # Normally exactly the kill point (the next stream, or the commit, takes PAUSE); a test process
+    # stalled longer than that sees the worker one step further, and what follows holds for that too.
+    killed_at, committed = len(frozen), snapshot_runs(site, ident)
+    assert committed in ([], [run_id]), committed
+    assert (killed_at, bool(committed)) >= (staged_at_kill, committed_at_kill), (frozen, committed)
+    assert not committed or killed_at == STREAMS
     chunks = raw["plan"]["chunks"]
     assert [c["key"] for c in chunks] == [f"s{i}" for i in range(STREAMS)], chunks
-    assert snapshot_runs(site, ident) == []  # not committed yet
     site.workers.kill(pid)
     assert staged(site, run_id) == frozen
     with svc.store.begin() as conn:  # as the killed worker's lease expiry would
@@ -240,15 +250,21 @@ def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_st
     (activity,) = final.doc["activities"]
     chunking = activity["statusSummary"]["extensions"]["chunking"]
     assert chunking["path"] == "bigquery-read-streams" and chunking["chunks"] == STREAMS, chunking
-    assert (chunking["resumedChunks"], chunking["readChunks"]) == (killed_at, STREAMS - killed_at), chunking
-    assert final.doc["metrics"]["recordSummary"]["outputRecordCount"] == ROWS
+    # A takeover that finds the run's snapshot succeeds without planning: the figures are the killed attempt's.
+    split = (0, STREAMS) if committed else (killed_at, STREAMS - killed_at)
+    assert (chunking["resumedChunks"], chunking["readChunks"]) == split, chunking
+    records = final.doc["metrics"]["recordSummary"]
+    assert (records["inputRecordCount"], records["outputRecordCount"]) == (ROWS, ROWS), records
+    assert staging_store.load(svc.store, run_id) is None  # committed: the staged files are the snapshot's now
     # One snapshot, this run's, holding the killed worker's staged files and every source row once.
     assert snapshot_runs(site, ident) == [run_id]
-    committed = {Path(f).name for f in svc.lake.data_files(ident)}
-    assert {Path(f).name for files in frozen.values() for f in files} <= committed
+    in_snapshot = {Path(f).name for f in svc.lake.data_files(ident)}
+    assert {Path(f).name for files in frozen.values() for f in files} <= in_snapshot
     landed = Counter(svc.lake.scan(ident).column("out_0").to_pylist())
     duplicated = sorted(k for k, n in landed.items() if n > 1)
     assert not duplicated, f"{len(duplicated)} ids landed more than once, e.g. {duplicated[:5]}"
     lost = sorted(set(site.source_ids) - set(landed))
     assert not lost, f"{len(lost)} ids never landed, e.g. {lost[:5]}"
     assert landed == site.source_ids
+    print(f"{point}: killed with {killed_at} of {STREAMS} streams staged, committed: {bool(committed)}; "
+          f"the takeover read {len(reads.reads)}")  # fmt: skip
