@@ -242,6 +242,16 @@ def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_st
 
     assert final.status is RunStatus.SUCCESS, (final.doc["metrics"]["statusSummary"], tail())
     assert final.attempt == 2
+    # One snapshot, this run's, holding the killed worker's staged files and every source row once.
+    assert snapshot_runs(site, ident) == [run_id]
+    in_snapshot = {Path(f).name for f in svc.lake.data_files(ident)}
+    assert {Path(f).name for files in frozen.values() for f in files} <= in_snapshot
+    landed = Counter(svc.lake.scan(ident).column("out_0").to_pylist())
+    duplicated = sorted(k for k, n in landed.items() if n > 1)
+    assert not duplicated, f"{len(duplicated)} ids landed more than once, e.g. {duplicated[:5]}"
+    lost = sorted(set(site.source_ids) - set(landed))
+    assert not lost, f"{len(lost)} ids never landed, e.g. {lost[:5]}"
+    assert landed == site.source_ids
     # The takeover read each stream the killed worker had not staged once and whole (the one it was
     # inside included), in the killed worker's session, and none it had staged.
     pending = sorted(c["stream"] for c in chunks if c["key"] not in frozen)
@@ -256,15 +266,5 @@ def test_a_sigkilled_worker_is_taken_over_reading_only_the_streams_it_had_not_st
     records = final.doc["metrics"]["recordSummary"]
     assert (records["inputRecordCount"], records["outputRecordCount"]) == (ROWS, ROWS), records
     assert staging_store.load(svc.store, run_id) is None  # committed: the staged files are the snapshot's now
-    # One snapshot, this run's, holding the killed worker's staged files and every source row once.
-    assert snapshot_runs(site, ident) == [run_id]
-    in_snapshot = {Path(f).name for f in svc.lake.data_files(ident)}
-    assert {Path(f).name for files in frozen.values() for f in files} <= in_snapshot
-    landed = Counter(svc.lake.scan(ident).column("out_0").to_pylist())
-    duplicated = sorted(k for k, n in landed.items() if n > 1)
-    assert not duplicated, f"{len(duplicated)} ids landed more than once, e.g. {duplicated[:5]}"
-    lost = sorted(set(site.source_ids) - set(landed))
-    assert not lost, f"{len(lost)} ids never landed, e.g. {lost[:5]}"
-    assert landed == site.source_ids
     print(f"{point}: killed with {killed_at} of {STREAMS} streams staged, committed: {bool(committed)}; "
           f"the takeover read {len(reads.reads)}")  # fmt: skip
