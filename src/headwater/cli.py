@@ -96,7 +96,7 @@ def serve(
     if settings.web_workers <= 1:
         from headwater.api import create_app
 
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, settle_heap=True), **options)
         return
     # Several processes (one per core) serve the API; each also runs the embedded engine, which
     # is safe because runs are leased, and each dies with this one (api/worker_process.py). The

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from headwater import __version__, console
-from headwater.api import errors, routes_catalog, routes_connections, routes_flows, routes_ims, routes_runs
+from headwater.api import errors, heap, routes_catalog, routes_connections, routes_flows, routes_ims, routes_runs
 from headwater.api.metrics import RequestMetricsMiddleware, metrics_router
 from headwater.api.middleware import EdgeMiddleware
 from headwater.api.paths import CATALOG, CONVERSION, FLOW_SERVICE
@@ -17,7 +17,11 @@ from headwater.service import Services
 from headwater.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, settle_heap: bool = False
+) -> FastAPI:
+    """The app; `settle_heap` (a server process, not a test) sets the started heap aside from the
+    collector (api/heap.py)."""
     settings = settings or Settings()
     svc = services or Services(settings)
 
@@ -26,6 +30,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         svc.migrate()
         # The embedded scheduler and worker pool (a no-op when run_embedded_executor is off).
         stop_engine = svc.start_background()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:

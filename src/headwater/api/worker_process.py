@@ -40,4 +40,4 @@ def create_worker_app() -> FastAPI:
     """uvicorn's factory in each worker process: tie the worker's life to the supervisor's, then build the app."""
     die_with_parent()
     logging.captureWarnings(True)  # uvicorn installed the logging config; warnings join it
-    return create_app(Settings())
+    return create_app(Settings(), settle_heap=True)
