@@ -85,9 +85,11 @@ def test_the_published_document_describes_the_fields_answered(client: TestClient
     assert {"schema", "schemaRef", "iceberg", "classification", "sandboxName"} <= set(dataset)
     assert dataset["schema"]["anyOf"][0] == {"type": "string"}  # Catalog's legacy string, never the columns
     iceberg = schemas["IcebergTable"]["properties"]
-    assert set(iceberg) == {"namespace", "table", "dataFiles", "columns"}
+    assert set(iceberg) == {"namespace", "table", "dataFiles", "columns", "snapshot"}
     columns = iceberg["columns"]["anyOf"][0]["items"]["$ref"].rsplit("/", 1)[-1]
     assert set(schemas[columns]["properties"]) == {"name", "type", "arrowType"}
+    snapshot = iceberg["snapshot"]["anyOf"][0]["$ref"].rsplit("/", 1)[-1]
+    assert set(schemas[snapshot]["properties"]) == {"id", "committed", "runId", "flowId"}
     mapping_set = schemas["MappingSet"]["properties"]
     assert {"schemaRef", "outputSchema", "name", "description", "sandboxName", "imsOrgId"} <= set(mapping_set)
     paths = client.get("/openapi.json").json()["paths"]

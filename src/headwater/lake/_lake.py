@@ -65,6 +65,7 @@ from headwater.lake._writer import (
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
 
     from headwater.settings import Settings
 
@@ -335,6 +336,10 @@ class Lake:
         if snapshot is None or snapshot.summary is None:
             return 0
         return int(snapshot.summary["total-records"] or 0)
+
+    def current_snapshot(self, ident: DatasetIdent) -> Snapshot | None:
+        """The table's current snapshot: None until a run commits to it."""
+        return self._load(ident).current_snapshot()
 
     def data_files(self, ident: DatasetIdent) -> list[str]:
         """Data files of the current snapshot; local ones as plain paths, for DuckDB's read_parquet."""

@@ -1,4 +1,5 @@
-"""What a dataset's view shows of its Iceberg table (columns, data files), kept in the metadata store.
+"""What a dataset's view shows of its Iceberg table (columns, data files, current snapshot), kept in the
+metadata store.
 
 Reading it from the lake costs a catalog load and a scan plan per dataset, so lists of datasets read
 it from the `lake_facts` column instead. It is written when a dataset is created and after every
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from headwater.domain.kinds import ResourceKind
 from headwater.domain.type_names import type_name_of
-from headwater.lake import Lake
+from headwater.lake import FLOW_ID, RUN_ID, Lake
 from headwater.runs.plan import lake_ident
 from headwater.store import Record, Scope, Store
+
+if TYPE_CHECKING:
+    from pyiceberg.table.snapshots import Snapshot
 
 log = logging.getLogger("headwater.runs.dataset_facts")
 
@@ -27,12 +31,32 @@ def columns_of(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": type_name_of(f.type), "arrowType": str(f.type)} for f in schema]
 
 
+def snapshot_facts(snapshot: Snapshot | None) -> dict[str, Any] | None:
+    """The current snapshot's id and commit time, and the run and flow that committed it (if a run did)."""
+    if snapshot is None:
+        return None
+    out: dict[str, Any] = {"id": str(snapshot.snapshot_id), "committed": snapshot.timestamp_ms}
+    summary = snapshot.summary
+    for key, name in ((RUN_ID, "runId"), (FLOW_ID, "flowId")):
+        value = summary[key] if summary is not None else None
+        if value:
+            out[name] = value
+    return out
+
+
 def read_facts(lake: Lake, dataset: Record) -> dict[str, Any]:
-    """The view's `schema` and data file count, read from the lake."""
+    """The view's `schema`, data file count and current `snapshot`, read from the lake."""
     ident = lake_ident(dataset)
     if not lake.exists(ident):
-        return {"schema": None, "dataFiles": 0}
-    return {"schema": {"columns": columns_of(lake.schema(ident))}, "dataFiles": len(lake.data_files(ident))}
+        return {"schema": None, "dataFiles": 0, "snapshot": None}
+    # Three reads of the table: a run committing between them may leave these facts mixed, but they are
+    # older than the refresh that follows that run (refresh_after_run), which replaces them.
+    snapshot = snapshot_facts(lake.current_snapshot(ident))
+    return {
+        "schema": {"columns": columns_of(lake.schema(ident))},
+        "dataFiles": len(lake.data_files(ident)),
+        "snapshot": snapshot,
+    }
 
 
 def refresh_facts(store: Store, lake: Lake, dataset: Record) -> dict[str, Any]:

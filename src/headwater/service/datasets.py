@@ -54,7 +54,14 @@ _CLASSIFICATION = {"dataBehavior": "record", "managedBy": "CUSTOMER"}
 # Rows read per statement when a list filter or a delete's check must look at stored docs.
 _SCAN_CHUNK = 500
 # What a view shows of a table it has not read; list filters never look at it (catalog_filters.py).
-_UNREAD_FACTS: dict[str, Any] = {"schema": None, "dataFiles": 0}
+_UNREAD_FACTS: dict[str, Any] = {"schema": None, "dataFiles": 0, "snapshot": None}
+
+
+def _current(facts: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Kept facts, unless kept before they held the table's snapshot (then read again, once)."""
+    return facts if facts is not None and "snapshot" in facts else None
+
+
 NO_FILTER = DatasetFilter()
 
 
@@ -74,6 +81,34 @@ def catalog_order(order_by: str | None) -> tuple[str, bool]:
             code="1000",
         )
     return column, direction.strip().lower() == "desc"
+
+
+def _file_description(given: Any) -> dict[str, Any]:
+    """Catalog's `fileDescription`, as far as it is true of an Iceberg table of Parquet files.
+
+    Adobe's clients send `{"persisted": true, "containerFormat": "parquet", "format": "parquet"}`
+    (aepp's `createDataSets`); each of those is kept as sent. Any other value would describe files
+    Headwater does not write, so it is refused.
+    """
+    if given is None:
+        return {"format": "parquet"}
+    if (
+        not isinstance(given, dict)
+        or set(given) - {"format", "containerFormat", "persisted"}
+        or any(str(given.get(k, "parquet")).lower() != "parquet" for k in ("format", "containerFormat"))
+        or given.get("persisted", True) is not True
+    ):
+        raise BadRequest(
+            'fileDescription may only say {"format": "parquet", "containerFormat": "parquet", "persisted": true}: '
+            "a dataset's data is persisted as Parquet files.",
+            code="1000",
+        )
+    out: dict[str, Any] = {"format": "parquet"}
+    if "containerFormat" in given:
+        out["containerFormat"] = "parquet"
+    if "persisted" in given:
+        out["persisted"] = True
+    return out
 
 
 class DatasetService(ResourceService):
@@ -167,14 +202,7 @@ class DatasetService(ResourceService):
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise BadRequest("The mandatory field name is not provided.", code="1000")
-        file_description = body.get("fileDescription")
-        if file_description is not None and (
-            not isinstance(file_description, dict)
-            or str(file_description.get("format", "parquet")).lower() != "parquet"
-            or set(file_description) - {"format"}
-        ):
-            # Every dataset is an Iceberg table of Parquet files; any other description would be untrue.
-            raise BadRequest('fileDescription may only be {"format": "parquet"}: datasets are Parquet.', code="1000")
+        file_description = _file_description(body.get("fileDescription"))
         schema_ref, legacy_schema = self._schema_ref(body)
         schema = self._schema_from_body(ctx, body)
         dataset_id = secrets.token_hex(12)
@@ -184,7 +212,7 @@ class DatasetService(ResourceService):
             "description": body.get("description", "") if isinstance(body.get("description", ""), str) else "",
             "schemaRef": schema_ref,
             "tags": body.get("tags", {}),
-            "fileDescription": {"format": "parquet"},
+            "fileDescription": file_description,
             "_iceberg": {"namespace": ident[0], "table": ident[1]},
             **audit_fields(ctx, created=True),
         }
@@ -199,7 +227,7 @@ class DatasetService(ResourceService):
     def _facts(self, records: list[Record]) -> dict[str, dict[str, Any]]:
         """What each dataset's view shows of its table, from the store (the lake only when not kept)."""
         kept = self.core.store.lake_facts([r.id for r in records])
-        return {r.id: kept.get(r.id) or refresh_facts(self.core.store, self.lake, r) for r in records}
+        return {r.id: _current(kept.get(r.id)) or refresh_facts(self.core.store, self.lake, r) for r in records}
 
     def view(self, record: Record, *, facts: dict[str, Any] | None = None) -> dict[str, Any]:
         ident = lake_ident(record)
@@ -231,6 +259,10 @@ class DatasetService(ResourceService):
         if facts.get("schema") is not None:
             # Left out until the table has columns (a dataset created for an XDM schema, before its first run).
             out["iceberg"]["columns"] = facts["schema"]["columns"]
+        if facts.get("snapshot") is not None:
+            # What Catalog's lastBatchId would tell (which write the data is as of), as the table knows
+            # it: the run it names is served at /flowservice/runs/{runId}. Left out until a run commits.
+            out["iceberg"]["snapshot"] = facts["snapshot"]
         return out
 
     def get_catalog(self, ctx: Context, dataset_id: str) -> dict[str, Any]:

@@ -17,8 +17,34 @@ from headwater.store.keys import fits
 from headwater.store.paging import Cond, Page
 
 # Data Prep fields Headwater does not implement: refused, since accepting them would promise a behaviour.
-_NOT_SUPPORTED = ("inputSchema", "outputSchema", "allowNullValues")
-_KNOWN = ("version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description")
+_NOT_SUPPORTED = ("inputSchema", "allowNullValues")
+_KNOWN = ("version", "xdmSchema", "xdmVersion", "id", "mappings", "name", "description", "outputSchema")
+
+
+def _schema_ref(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The XDM schema the set maps to: `xdmSchema`, or `outputSchema.schemaRef` (Data Prep's newer form,
+    which aepp's `createMappingSet` sends). Either is a reference kept as given, like a dataset's
+    `schemaRef`; when both are sent they must name the same schema.
+    """
+    xdm_schema, output = body.get("xdmSchema"), body.get("outputSchema")
+    if output is None:
+        return {"id": xdm_schema} if xdm_schema is not None else None
+    ref = output.get("schemaRef") if isinstance(output, dict) and set(output) == {"schemaRef"} else None
+    if (
+        not isinstance(ref, dict)
+        or set(ref) - {"id", "contentType"}
+        or not isinstance(ref.get("id"), str)
+        or not ref["id"].strip()
+        or not isinstance(ref.get("contentType", ""), str)
+    ):
+        raise BadRequest(
+            "outputSchema may only be {schemaRef: {id, contentType}}: Headwater keeps the reference to the XDM "
+            "schema and does not host its content.",
+            code="1000",
+        )
+    if xdm_schema is not None and xdm_schema != ref["id"]:
+        raise BadRequest("xdmSchema and outputSchema.schemaRef.id name different XDM schemas: send one.", code="1000")
+    return dict(ref)
 
 
 def _both_forms(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -54,11 +80,13 @@ class MappingSetService(ResourceService):
         for field in ("name", "description", "xdmSchema", "xdmVersion"):
             if body.get(field) is not None and not isinstance(body[field], str):
                 raise BadRequest(f"The field {field} must be a string.", code="1000")
+        schema_ref = _schema_ref(body)
         mappings = validate_mapping_document(body)
         mapping_id = secrets.token_hex(16)
         doc = {
             "version": 0,
-            "xdmSchema": body.get("xdmSchema"),
+            "xdmSchema": schema_ref["id"] if schema_ref is not None else None,
+            "schemaRef": schema_ref,
             "xdmVersion": body.get("xdmVersion"),
             "mappings": mappings,
             **audit_fields(ctx, created=True),
@@ -91,9 +119,10 @@ class MappingSetService(ResourceService):
         xdm_schema = record.doc.get("xdmSchema")
         if isinstance(xdm_schema, str):
             # Data Prep answers the schema a mapping set was created for under its newer names too
-            # (what current clients read); its content type is not known here, so it is left out.
-            out["schemaRef"] = {"id": xdm_schema}
-            out["outputSchema"] = {"schemaRef": {"id": xdm_schema}}
+            # (what current clients read); its content type only when it was sent.
+            ref = record.doc.get("schemaRef") or {"id": xdm_schema}
+            out["schemaRef"] = dict(ref)
+            out["outputSchema"] = {"schemaRef": dict(ref)}
         return out
 
     def get_one(

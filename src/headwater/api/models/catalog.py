@@ -48,7 +48,10 @@ class CreateDataset(RequestModel):
     description: str | None = None
     schema_ref: SchemaRef | None = None
     tags: dict[str, list[str]] | None = None
-    file_description: dict[str, Any] | None = Field(default=None, description='Only {"format": "parquet"}.')
+    file_description: dict[str, Any] | None = Field(
+        default=None,
+        description='{"format": "parquet"}, optionally with "containerFormat": "parquet" and "persisted": true.',
+    )
     schema_: DatasetSchema | str | None = Field(
         default=None,
         alias="schema",
@@ -94,6 +97,17 @@ class ColumnOut(WireModel):
     arrow_type: str = Field(description="The Arrow type of the Iceberg table's column.")
 
 
+class IcebergSnapshot(WireModel):
+    """Headwater: the table's current Iceberg snapshot."""
+
+    id: str = Field(description="The Iceberg snapshot id (a 64-bit integer, as text).")
+    committed: int = Field(description="When it was committed (epoch ms).")
+    run_id: str | None = Field(
+        default=None, description="The flow run that committed it (Flow Service `GET /runs/{runId}`)."
+    )
+    flow_id: str | None = Field(default=None, description="That run's flow.")
+
+
 class IcebergTable(WireModel):
     """Headwater: the Apache Iceberg table the dataset's data lands in."""
 
@@ -102,6 +116,9 @@ class IcebergTable(WireModel):
     data_files: int = Field(description="Data files of the table's current snapshot.")
     columns: list[ColumnOut] | None = Field(
         default=None, description="The table's columns; left out until the first run sets them."
+    )
+    snapshot: IcebergSnapshot | None = Field(
+        default=None, description="The current snapshot: which run the data is as of; left out until a run commits."
     )
 
 
@@ -154,9 +171,13 @@ class CreateMappingSet(RequestModel):
     name: str | None = None
     description: str | None = None
     mappings: list[dict[str, Any]]
+    output_schema: Any = Field(
+        default=None,
+        description="Only `{schemaRef: {id, contentType}}`: the XDM schema's reference, as `xdmSchema` (which it must "
+        "agree with when both are sent).",
+    )
     # Data Prep fields Headwater does not implement: refused rather than silently dropped.
     input_schema: Any = Field(default=None, description="Not supported (refused).")
-    output_schema: Any = Field(default=None, description="Not supported (refused).")
     allow_null_values: Any = Field(default=None, description="Not supported (refused).")
 
     model_config = {
