@@ -149,3 +149,39 @@ def test_aepps_create_mapping_set_body_keeps_its_output_schema_reference(client:
     ):
         refused = client.post(f"{CONVERSION}/mappingSets", headers=headers, json=body)
         assert refused.status_code == 400 and says in refused.text, refused.text
+
+
+def test_a_create_asking_for_a_data_source_is_refused(client: TestClient, tenant: Tenant) -> None:
+    for value in ("true", "True"):
+        url = f"{CATALOG}/dataSets?requestDataSource={value}"
+        refused = client.post(url, headers=tenant.headers(), json=AEPP_DATASET)
+        assert refused.status_code == 400 and "requestDataSource=true is not supported" in refused.text, refused.text
+    assert ok(client.get(f"{CATALOG}/dataSets", headers=tenant.headers()), 200) == {}  # nothing was created
+
+
+def test_several_datasets_are_looked_up_at_once(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, services: Services, pg_table: str
+) -> None:
+    headers = tenant.headers()
+    chain = make_chain(client, headers, pg_table)
+    assert chain.run is not None and run_until_done(services, chain.run).status == "success"
+    others = [
+        ok(client.post(f"{CATALOG}/dataSets", headers=headers, json={**AEPP_DATASET, "name": n}))[0].split("/")[-1]
+        for n in ("b", "c")
+    ]
+    ids = [others[1], chain.dataset, others[0]]
+    got = ok(client.get(f"{CATALOG}/dataSets/{','.join(ids)}?properties=name,iceberg", headers=headers), 200)
+    assert list(got) == ids  # in the order asked
+    for dataset_id in ids:
+        one = ok(client.get(f"{CATALOG}/dataSets/{dataset_id}?properties=name,iceberg", headers=headers), 200)
+        assert got[dataset_id] == one[dataset_id]
+    assert got[chain.dataset]["iceberg"]["snapshot"]["runId"] == chain.run
+
+    # One missing, or in another org, and the lookup says so rather than answering the rest.
+    foreign = ok(client.post(f"{CATALOG}/dataSets", headers=other_tenant.headers(), json=AEPP_DATASET))
+    for missing in ("000000000000000000000000", foreign[0].split("/")[-1]):
+        absent = client.get(f"{CATALOG}/dataSets/{chain.dataset},{missing}", headers=headers)
+        assert absent.status_code == 404 and missing in absent.text, absent.text
+    assert client.get(f"{CATALOG}/dataSets/{chain.dataset},", headers=headers).status_code == 400
+    too_many = ",".join(f"{i:024x}" for i in range(101))
+    assert client.get(f"{CATALOG}/dataSets/{too_many}", headers=headers).status_code == 400

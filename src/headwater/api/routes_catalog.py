@@ -55,6 +55,9 @@ PropertyQ = Annotated[
     ),
 ]
 TagsQ = Annotated[str | None, Query(description="name:value pairs, comma-separated, all required; `*` in a value")]
+DataSourceQ = Annotated[
+    str | None, Query(alias="requestDataSource", description="false (the default); true is refused")
+]
 DiagnosticsQ = Annotated[str | None, Query(alias="enableErrorDiagnostics", description="Refused: not supported")]
 
 # The query parameters each operation answers; any other is refused, so that no filter a client
@@ -69,6 +72,17 @@ def _only_params(request: Request, allowed: frozenset[str]) -> None:
     if unknown:
         raise BadRequest(
             f"The query parameter {unknown[0][:100]!r} is not supported here. Supported: {', '.join(sorted(allowed))}.",
+            code="1000",
+        )
+
+
+def _no_data_source(value: str | None) -> None:
+    """Catalog's `requestDataSource`: aepp sends `False` on every create, which is what Headwater does;
+    `true` asks for a data source (and a `dataSourceId`) that Headwater does not keep, so it is refused."""
+    if value is not None and value.strip().lower() != "false":
+        raise BadRequest(
+            "requestDataSource=true is not supported: Headwater keeps no Catalog data sources. Leave it out or "
+            "send false.",
             code="1000",
         )
 
@@ -101,9 +115,13 @@ def _only(datasets: dict[str, Any], properties: str | None) -> dict[str, Any]:
     responses={201: {"model": list[str], "description": '`["@/dataSets/{id}"]`'}, **NOT_FOUND, **WITH_BODY},
     openapi_extra=request_body(CreateDataset, description="The dataset; its columns given, explored, or left to runs."),
 )
-def create_dataset(ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None) -> JSONResponse:
+def create_dataset(
+    ctx: Ctx, svc: Svc, body: Annotated[Any, Body()] = None, request_data_source: DataSourceQ = None
+) -> JSONResponse:
     """An Apache Iceberg table: with `schema.columns`, with the columns of an explored `source` table, or
-    (as for an XDM `schemaRef`) with the columns the first run writes."""
+    (as for an XDM `schemaRef`) with the columns the first run writes. `requestDataSource=true` is
+    refused: Headwater creates no Catalog data sources."""
+    _no_data_source(request_data_source)
     result = svc.datasets.create(ctx, parse_body(CreateDataset, body).wire())
     return JSONResponse(result, status_code=201, headers={"Location": f"{CATALOG}{result[0][1:]}"})
 
@@ -160,7 +178,8 @@ def list_datasets(
     responses={200: {"model": DatasetMap, "description": "`{id: dataset}`"}, **NOT_FOUND},
 )
 def get_dataset(dataset_id: str, request: Request, ctx: Ctx, svc: Svc, properties: PropertiesQ = None) -> Any:
-    """One dataset, keyed by its id as Catalog answers (`properties` as for the list)."""
+    """One dataset, keyed by its id as Catalog answers (`properties` as for the list); `id1,id2,...` looks
+    up several (at most 100, all in the sandbox, else 404) in one answer."""
     _only_params(request, frozenset({"properties"}))
     return _only(svc.datasets.get_catalog(ctx, dataset_id), properties)
 
