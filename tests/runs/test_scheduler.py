@@ -81,7 +81,8 @@ def test_last_finished_is_the_newest_ended_run_of_each_flow(tmp_path: Path) -> N
         if event is not None:
             row = ledger.claim(run_id, owner="w", now=now_ms(), lease_ms=60_000)
             assert row is not None
-            assert ledger.finish(row, owner="w", event=event, doc=row.doc)
+            times = {"durationSummary": {"startedAtUTC": 1000 + at, "completedAtUTC": 2000 + at}}
+            assert ledger.finish(row, owner="w", event=event, doc={**row.doc, "metrics": times})
             time.sleep(0.005)  # updated_at is in ms: keep the finishes apart
         return run_id
 
@@ -95,5 +96,8 @@ def test_last_finished_is_the_newest_ended_run_of_each_flow(tmp_path: Path) -> N
         "a": (newest_a, "failed"),
         "b": (only_b, "success"),
     }
+    # The times are the run's own, extracted by the database from its doc with their JSON types.
+    assert (last["a"].started_at, last["a"].completed_at) == (1002, 2002)
+    assert (last["b"].started_at, last["b"].completed_at) == (1001, 2001)
     assert set(ledger.last_finished(SCOPE, ["b", "c"])) == {"b"}
     assert ledger.last_finished(SCOPE, []) == {}

@@ -136,9 +136,9 @@ def _sql_page(
     offset = query.start if position is None else 0
     descending = query.sort.descending
     if not rest:
+        # One row beyond the page says whether there is a next one; only the page's rows are viewed.
         rows = collection.fetch(Page(conds, order.name, descending, after, limit + 1, offset))
-        items = collection.views(rows)
-        return items[:limit], len(items) > limit
+        return collection.views(rows[:limit]), len(rows) > limit
     # Unusual filters: read on in keyset order until the page (and one more item) is found.
     wanted = offset + limit + 1
     found: list[dict[str, Any]] = []

@@ -49,8 +49,8 @@ def text_ordered_page(
     offset = opened.start if position is None else 0
     descending = opened.sort.descending
     if not rest:
-        items = collection.views(collection.fetch(Page(conds, column, descending, after, limit + 1, offset)))
-        page, more = items[:limit], len(items) > limit
+        rows = collection.fetch(Page(conds, column, descending, after, limit + 1, offset))
+        page, more = collection.views(rows[:limit]), len(rows) > limit
     else:
         # Unusual filters: read on in keyset order until the page (and one more item) is found.
         found: list[dict[str, Any]] = []

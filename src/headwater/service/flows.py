@@ -7,7 +7,7 @@ from typing import Any
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import BadRequest, NotFound
 from headwater.mapping import compile_mapping
-from headwater.runs.ledger import Ledger, RunRow
+from headwater.runs.ledger import LastRun, Ledger
 from headwater.runs.plan import FlowDefinition, build_plan, parse_flow
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.service._endpoints import spec_ref, text_field
@@ -31,6 +31,8 @@ _PATCHABLE = ("name", "description", "scheduleParams", "transformations", "optio
 
 
 _WRITE_MODES = ("append", "replace")
+# What a flow shows of the source and target connections it names (`inheritedAttributes`).
+_SHOWN_OF_CONNECTIONS = ("connectionSpec", "baseConnectionId")
 _OPTION_KEYS = ("errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode")
 
 
@@ -157,33 +159,35 @@ class FlowService(ResourceService):
             return []
         store = self.core.store
         named = [i for r in records for f in ("sourceConnectionIds", "targetConnectionIds") for i in r.doc.get(f, [])]
-        related = store.get_many(ctx.scope, named)
+        related = store.get_fields(ctx.scope, named, _SHOWN_OF_CONNECTIONS)
         last_runs = Ledger(store).last_finished(ctx.scope, [r.id for r in records])
         return [self._view(r, related, last_runs) for r in records]
 
     def view(self, record: Record) -> dict[str, Any]:
         store = self.core.store
         named = [*record.doc.get("sourceConnectionIds", []), *record.doc.get("targetConnectionIds", [])]
-        related = store.get_many(record.scope, named)
+        related = store.get_fields(record.scope, named, _SHOWN_OF_CONNECTIONS)
         return self._view(record, related, Ledger(store).last_finished(record.scope, [record.id]))
 
-    def _view(self, record: Record, related: dict[str, Record], last_runs: dict[str, RunRow]) -> dict[str, Any]:
+    def _view(
+        self, record: Record, related: dict[str, tuple[str, dict[str, Any]]], last_runs: dict[str, LastRun]
+    ) -> dict[str, Any]:
         out = super().view(record)
 
-        def of_kind(resource_id: str, kind: ResourceKind) -> Record | None:
+        def of_kind(resource_id: str, kind: ResourceKind) -> dict[str, Any] | None:
             found = related.get(resource_id)
-            return found if found is not None and found.kind == kind else None
+            return found[1] if found is not None and found[0] == kind else None
 
         sources, targets = [], []
         for sid in record.doc.get("sourceConnectionIds", []):
             src = of_kind(sid, ResourceKind.SOURCE_CONNECTION)
             if src is not None:
-                base = {"id": src.doc["baseConnectionId"], "connectionSpec": src.doc["connectionSpec"]}
-                sources.append({"id": sid, "connectionSpec": src.doc["connectionSpec"], "baseConnection": base})
+                base = {"id": src["baseConnectionId"], "connectionSpec": src["connectionSpec"]}
+                sources.append({"id": sid, "connectionSpec": src["connectionSpec"], "baseConnection": base})
         for tid in record.doc.get("targetConnectionIds", []):
             tgt = of_kind(tid, ResourceKind.TARGET_CONNECTION)
             if tgt is not None:
-                targets.append({"id": tid, "connectionSpec": tgt.doc["connectionSpec"]})
+                targets.append({"id": tid, "connectionSpec": tgt["connectionSpec"]})
         # `properties` comes from the flow spec's attributes: clients list source flows with
         # `property=inheritedAttributes.properties.isSourceFlow==true`.
         out["inheritedAttributes"] = {
@@ -194,12 +198,11 @@ class FlowService(ResourceService):
         out["runs"] = f"/runs?property=flowId=={record.id}"
         last = last_runs.get(record.id)
         if last is not None:  # read at view time, so a run ending never changes the flow's etag
-            duration = last.doc.get("metrics", {}).get("durationSummary", {})
             out["lastRunDetails"] = {
                 "id": last.id,
                 "state": last.status.value,
-                "startedAtUTC": duration.get("startedAtUTC"),
-                "completedAtUTC": duration.get("completedAtUTC"),
+                "startedAtUTC": last.started_at,
+                "completedAtUTC": last.completed_at,
             }
         return out
 

@@ -36,7 +36,13 @@ from headwater.store.engine import make_engine
 from headwater.store.keys import index_keys
 from headwater.store.paging import Cond, Page, conditions, paged
 from headwater.store.references import InUse, first_user, forget_flow, write_references
-from headwater.store.statements import RECORD_COLUMNS, RESOURCE_BY_ID, RESOURCES_BY_ID_ARRAY, RESOURCES_BY_IDS
+from headwater.store.statements import (
+    RECORD_COLUMNS,
+    RESOURCE_BY_ID,
+    RESOURCES_BY_ID_ARRAY,
+    RESOURCES_BY_IDS,
+    fields_by_ids,
+)
 from headwater.store.tables import resources
 
 # pg_advisory_xact_lock key held while migrating a PostgreSQL metadata database ("headwtr" in hex).
@@ -257,6 +263,18 @@ class Store(ClientStore):
         params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
             return {r.id: self._record(r) for r in conn.execute(self._by_ids, params).all()}
+
+    def get_fields(
+        self, scope: Scope, ids: builtins.list[str], fields: tuple[str, ...]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """(kind, {field: value}) of resources by id, reading only those top-level doc fields (absent: None)."""
+        if not ids:
+            return {}
+        query = fields_by_ids(fields, postgres=self.engine.dialect.name == "postgresql")
+        params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
+        with self.begin() as conn:
+            rows = conn.execute(query, params).all()
+        return {r.id: (r.kind, dict(zip(fields, r[2:], strict=True))) for r in rows}
 
     # -- the scheduler's view -----------------------------------------------------------------
     def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:

@@ -8,6 +8,9 @@ with bound parameters is also found in SQLAlchemy's compiled cache at once. They
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from sqlalchemy import String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -42,6 +45,23 @@ RESOURCES_BY_ID_ARRAY = select(*RECORD_COLUMNS).where(
     resources.c.org == bindparam("org"),
     resources.c.sandbox == bindparam("sandbox"),
 )
+
+
+@functools.cache
+def fields_by_ids(fields: tuple[str, ...], *, postgres: bool) -> Any:
+    """Id, kind and some top-level doc fields of resources by id (BY_IDS' forms): the database extracts
+    the fields, so docs that are only referred to (a page of flows' connections) are never decoded."""
+    by_id = (
+        resources.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+        if postgres
+        else resources.c.id.in_(bindparam("ids", expanding=True))
+    )
+    extracted = [resources.c.doc[name].label(f"f{i}") for i, name in enumerate(fields)]
+    return select(resources.c.id, resources.c.kind, *extracted).where(
+        by_id, resources.c.org == bindparam("org"), resources.c.sandbox == bindparam("sandbox")
+    )
+
+
 CLIENT_STATE = select(api_clients.c.org, api_clients.c.revoked_at).where(
     api_clients.c.client_id == bindparam("client_id")
 )
