@@ -47,6 +47,9 @@ class ClientInfo:
     revoked_at: int | None
 
 
+_VERIFIED_TOKENS = 4096
+
+
 class TokenIssuer:
     """Creates, lists and revokes API clients; signs and verifies access tokens (JWT, HS256)."""
 
@@ -54,6 +57,11 @@ class TokenIssuer:
         self._store = store
         self._key = signing_key
         self.ttl_seconds = ttl_seconds
+        # Tokens whose signature and claims were checked: principal and `exp`. A client sends the same
+        # token on every request, and checking it again cost ~0.2 ms of a 0.8 ms GET. Only tokens this
+        # issuer signed get in, so the bound is a safeguard; expiry is still checked on every use, and
+        # revocation (require_active) is never cached.
+        self._verified: dict[str, tuple[Principal, int]] = {}
 
     def __repr__(self) -> str:
         return "TokenIssuer(<redacted>)"
@@ -113,13 +121,23 @@ class TokenIssuer:
 
     def decode(self, token: str) -> Principal:
         """The principal of a well-formed, correctly signed, unexpired token (no I/O); a 401 otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if not _jwt.expired(expires):
+                return principal
+            del self._verified[token]
         try:
             claims = _jwt.decode(token, self._key)
         except _jwt.TokenExpired:
             raise GatewayError(401, "401013", "Oauth token is expired; request a new one from /ims/token/v3") from None
         except _jwt.TokenInvalid:
             raise GatewayError(401, "401013", "Oauth token is not valid") from None
-        return Principal(claims["sub"], claims["org"])
+        principal = Principal(claims["sub"], claims["org"])
+        if len(self._verified) >= _VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, int(claims["exp"]))
+        return principal
 
     def require_active(self, principal: Principal) -> None:
         """401 unless the token's client still exists for its org and is not revoked (one indexed read)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import time
 from typing import Any
 
 import jwt
@@ -42,6 +43,11 @@ def _is_canonical_segment(segment: str) -> bool:
 
 def encode(claims: dict[str, Any], key: bytes) -> str:
     return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def expired(exp: int) -> bool:
+    """PyJWT's rule without leeway: a token is expired from its `exp` second on."""
+    return exp <= time.time()
 
 
 def decode(token: str, key: bytes) -> dict[str, Any]:
