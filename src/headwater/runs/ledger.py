@@ -25,6 +25,7 @@ from headwater.runs import staging_store
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
 from headwater.store.paging import Cond, Page, conditions, paged
+from headwater.store.statements import doc_values
 from headwater.store.tables import runs
 
 BROKER = "broker"
@@ -73,7 +74,7 @@ def _row(r: Any) -> RunRow:
     )
 
 
-def _last_finished() -> Any:
+def _last_finished(*, postgres: bool) -> Any:
     in_scope = and_(
         runs.c.org == bindparam("org"),
         runs.c.sandbox == bindparam("sandbox"),
@@ -86,14 +87,9 @@ def _last_finished() -> Any:
     # Only what a flow shows of its last run: the database extracts the two times from the run's doc,
     # which is not decoded (a page of flows decoded 20 run docs per request for four fields).
     duration = ("metrics", "durationSummary")
+    times = doc_values(runs.c.doc, ((*duration, "startedAtUTC"), (*duration, "completedAtUTC")), postgres=postgres)
     return (
-        select(
-            runs.c.id,
-            runs.c.flow_id,
-            runs.c.status,
-            runs.c.doc[(*duration, "startedAtUTC")].label("started"),
-            runs.c.doc[(*duration, "completedAtUTC")].label("completed"),
-        )
+        select(runs.c.id, runs.c.flow_id, runs.c.status, times.label("times"))
         .join(newest, and_(runs.c.flow_id == newest.c.flow_id, runs.c.updated_at == newest.c.at))
         .where(in_scope)
         .order_by(runs.c.id)
@@ -103,7 +99,7 @@ def _last_finished() -> Any:
 # Built once: a page of flows asks for its last runs on every list (building the select cost more
 # than running it).
 _ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
-_LAST_FINISHED = _last_finished()
+_LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
 
 
 @dataclass(frozen=True)
@@ -217,9 +213,9 @@ class Ledger:
             return {}
         params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": sorted(set(flow_ids)), "ended": _ENDED}
         with self.store.begin() as conn:
-            rows = conn.execute(_LAST_FINISHED, params).all()
+            rows = conn.execute(_LAST_FINISHED[self._dialect == "postgresql"], params).all()
         # Ties (same ms): the smallest id wins.
-        return {r.flow_id: LastRun(r.id, RunStatus(r.status), r.started, r.completed) for r in reversed(rows)}
+        return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in reversed(rows)}
 
     def last_scheduled(self, flow_ids: list[str]) -> dict[str, int]:
         """The newest scheduled_at of each of `flow_ids` (one grouped query on the (flow, time) key)."""

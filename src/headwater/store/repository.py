@@ -267,14 +267,15 @@ class Store(ClientStore):
     def get_fields(
         self, scope: Scope, ids: builtins.list[str], fields: tuple[str, ...]
     ) -> dict[str, tuple[str, dict[str, Any]]]:
-        """(kind, {field: value}) of resources by id, reading only those top-level doc fields (absent: None)."""
+        """(kind, {field: value}) of resources by id, reading only those top-level doc fields (absent: None;
+        two or more)."""
         if not ids:
             return {}
         query = fields_by_ids(fields, postgres=self.engine.dialect.name == "postgresql")
         params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
             rows = conn.execute(query, params).all()
-        return {r.id: (r.kind, dict(zip(fields, r[2:], strict=True))) for r in rows}
+        return {r.id: (r.kind, dict(zip(fields, r.fields, strict=True))) for r in rows}
 
     # -- the scheduler's view -----------------------------------------------------------------
     def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:
