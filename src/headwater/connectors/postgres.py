@@ -271,9 +271,12 @@ class PostgresConnector:
         schema = arrow_schema(columns)
         workers = max(1, min(request.parallelism, len(chunks)))
         todo = ChunkQueue(chunks, workers=workers, join_seconds=join_seconds)
-        # The caller also holds a staging writer per chunk in flight: half-size batches. (Full-size ones
-        # measured no faster with one reader, 20 chunks of 250,000 rows, for ~20 MiB more peak RSS.)
-        size = batch_bytes(request.parallelism) // 2
+        # One reader is the one-transaction read's pipeline: batches of the same size, one more waiting
+        # than readers. With smaller batches or one fewer waiting, the writer idled at every chunk's
+        # start: 0.84-0.86 of the one-transaction read's throughput, against 0.93-0.96 (bench/flow_run.py,
+        # 5M and 20M rows). Several readers also hold a staging writer each: half-size batches keep
+        # their peak memory near the one-transaction read's.
+        size = batch_bytes(request.parallelism) // (1 if workers == 1 else 2)
 
         if len(chunks) == 1:  # `read` runs here, and decodes ahead in a thread of its own
             with chunk_connection(target) as connection:
@@ -296,7 +299,7 @@ class PostgresConnector:
                     pace = (time.monotonic() - began) / len(keys_of(chunk))
 
         # Even one reader runs in a thread: it decodes the next batch while the caller writes this one.
-        yield from read_in_parallel([reader] * workers, workers=workers, queue_size=workers, thread_name="pg-chunk")
+        yield from read_in_parallel([reader] * workers, workers=workers, queue_size=workers + 1, thread_name="pg-chunk")
 
     def _chunk(
         self, auth: BaseModel, request: ReadRequest, chunk: dict[str, Any], shared: _SharedChunks
