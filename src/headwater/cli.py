@@ -92,6 +92,8 @@ def serve(
         "log_level": settings.log_level.lower(),
         "access_log": True,
         "log_config": log_config,
+        # asyncio's loop, not uvloop; several workers take turns at the shared socket (api/serve_loop.py).
+        "loop": "asyncio" if settings.web_workers <= 1 else "headwater.api.serve_loop:TurnTakingLoop",
     }
     if settings.web_workers <= 1:
         from headwater.api import create_app
