@@ -4,10 +4,6 @@ run's one commit holds every row exactly once. Staged files of a run that fails 
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,8 +35,7 @@ from tests.runs.source import (
     drop_database,
 )
 from tests.support import seed
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.forked_workers import ForkedWorkers
 
 
 def chunking(row: RunRow) -> dict[str, Any]:
@@ -166,44 +161,6 @@ def forward() -> Iterator[PortForward]:
         port.close()
 
 
-class Workers:
-    """Worker processes forked on demand by tests/runs/resume_worker.py (ready at once, killed for real)."""
-
-    def __init__(self, env: dict[str, str], log: Path, *, chunk_rows: int, pause: float) -> None:
-        self.forker = subprocess.Popen(
-            [sys.executable, "-m", "tests.runs.resume_worker", str(chunk_rows), str(pause)],
-            cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log.open("ab"),
-        )
-        self.pids: list[int] = []
-
-    def spawn(self) -> int:
-        assert self.forker.stdin is not None and self.forker.stdout is not None
-        self.forker.stdin.write(b"\n")
-        self.forker.stdin.flush()
-        pid = int(self.forker.stdout.readline())
-        self.pids.append(pid)
-        return pid
-
-    def kill(self, pid: int) -> None:
-        os.kill(pid, signal.SIGKILL)
-        self.pids.remove(pid)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.01)
-        raise AssertionError(f"worker {pid} survived SIGKILL")
-
-    def close(self) -> None:
-        for pid in list(self.pids):
-            self.kill(pid)
-        self.forker.kill()
-        self.forker.wait()
-
-
 @pytest.mark.slow
 def test_sigkilled_chunked_run_resumes_from_its_last_staged_chunk(
     meta_db: SourceDb, source_db: SourceDb, forward: PortForward, tmp_path: Path
@@ -214,14 +171,13 @@ def test_sigkilled_chunked_run_resumes_from_its_last_staged_chunk(
     svc.migrate()
     env = {"HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_DATABASE_URL": meta_db.url}
     fill(source_db, 60_000)
-    flow = create_flow(svc, source_db=source_db.name, table="public.t", delta=None, frequency="once",
-                       port=forward.port)
+    flow = create_flow(svc, source_db=source_db.name, table="public.t", delta=None, frequency="once", port=forward.port)
     ledger = Ledger(svc.store)
     log = tmp_path / "workers.log"
     rng = seed.rng("sigkilled-chunked-run")
     # A standby worker is always up, so a takeover never waits for a process to start; the killed
     # worker's lease is expired at once, as its expiry would.
-    workers = Workers(env, log, chunk_rows=2000, pause=0.25)
+    workers = ForkedWorkers("tests.runs.resume_worker", ["2000", "0.25"], env, log)
     workers.spawn()
     workers.spawn()
     run_id = svc.runs.create(context(), {"flowId": flow.id})["items"][0]["id"]

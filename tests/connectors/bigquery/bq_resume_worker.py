@@ -1,8 +1,6 @@
 """Worker processes for test_bq_worker_killed.py: `python -m tests.connectors.bigquery.bq_resume_worker PAUSE`.
 
-This process imports Headwater once, then forks one worker per line read on stdin and prints its
-pid: a worker is a real process (SIGKILL ends it like any other) that is ready in milliseconds,
-where a fresh interpreter needs seconds to import on a loaded machine.
+A forker of tests/support/forked_workers.py.
 
 A worker is the embedded pool (one worker thread, no scheduler) with fast run settings, reading one
 Storage Read stream at a time. It spends PAUSE seconds before each batch it writes to a stream's
@@ -15,17 +13,14 @@ Settings otherwise come from HEADWATER_* variables (the emulator's endpoints, th
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
-from headwater.runs.executor import RunEngine
 from headwater.service import Services
 from headwater.settings import Settings
 from tests.runs.source import FAST
+from tests.support.forked_workers import run_engine_until_stopped, serve_forks, slowed_stage_writes
 
 
 def worker(pause: float) -> None:
@@ -33,18 +28,8 @@ def worker(pause: float) -> None:
     run = FAST.model_copy(update={"read_parallelism": 1, "max_claims": 100})
     deps = Services(Settings(run=run)).run_deps()
     lake = deps.lake
-    stage_writer, write_run = lake.stage_writer, lake.write_run
-
-    def slow_stage_writer(*args: Any, **kwargs: Any) -> Any:
-        writer = stage_writer(*args, **kwargs)
-        write = writer.write
-
-        def paused(batch: Any) -> None:
-            time.sleep(pause)
-            write(batch)
-
-        writer.write = paused  # type: ignore[method-assign]
-        return writer
+    slowed_stage_writes(lake, pause)
+    write_run = lake.write_run
 
     def slow_write_run(*args: Any, **kwargs: Any) -> Any:
         time.sleep(pause)
@@ -52,27 +37,9 @@ def worker(pause: float) -> None:
         time.sleep(pause)
         return result
 
-    lake.stage_writer = slow_stage_writer  # type: ignore[method-assign]
     lake.write_run = slow_write_run  # type: ignore[method-assign]
-    engine = RunEngine(deps, workers=1, schedule=False).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    engine.stop()
-
-
-def main(pause: str) -> None:
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the kernel
-    for _ in sys.stdin:
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            try:
-                worker(float(pause))
-            finally:
-                os._exit(0)
-        print(pid, flush=True)
+    run_engine_until_stopped(deps)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    serve_forks(lambda: worker(float(sys.argv[1])))

@@ -125,4 +125,3 @@ def _pandas(series: pd.Series, want: list[Any]) -> list[Any]:
             value = None  # pandas shows a missing float, string or timestamp as NaN/NaT
         out.append(plain(value))
     return out
-

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -42,10 +40,10 @@ from tests.connectors.bigquery.emulator import PROJECT, TIMEOUTS, Emulator, Toke
 from tests.connectors.bigquery.test_bq_flow_run import OAUTH
 from tests.runs.source import FAST, SourceDb, create_database, drop_database
 from tests.support.chain import make_chain, run_until_done
+from tests.support.forked_workers import ForkedWorkers
 from tests.support.ids import BQ_SPEC
 from tests.support.tenants import make_tenant
 
-ROOT = Path(__file__).resolve().parents[3]
 ROWS, STREAMS = 60_000, 6  # about 1.4 MB: over the emulator's one-stream limit, 10,000 rows a stream
 PAUSE = 0.3  # the worker's pause before each stream's batch and before its commit
 
@@ -55,48 +53,10 @@ class Site:
     """One metadata database and data directory, shared by the worker processes and this process."""
 
     services: Services
-    workers: Workers
+    workers: ForkedWorkers
     log: Path
     table: str
     source_ids: Counter[int]
-
-
-class Workers:
-    """Worker processes forked on demand by bq_resume_worker.py (ready at once, killed for real)."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.forker = subprocess.Popen(
-            [sys.executable, "-m", "tests.connectors.bigquery.bq_resume_worker", str(PAUSE)],
-            cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log.open("ab"),
-        )  # fmt: skip
-        self.pids: list[int] = []
-
-    def spawn(self) -> int:
-        assert self.forker.stdin is not None and self.forker.stdout is not None
-        self.forker.stdin.write(b"\n")
-        self.forker.stdin.flush()
-        pid = int(self.forker.stdout.readline())
-        self.pids.append(pid)
-        return pid
-
-    def kill(self, pid: int) -> None:
-        os.kill(pid, signal.SIGKILL)  # a stopped process dies of it too
-        self.pids.remove(pid)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.01)
-        raise AssertionError(f"worker {pid} survived SIGKILL")
-
-    def close(self) -> None:
-        for pid in list(self.pids):
-            self.kill(pid)
-        self.forker.kill()
-        self.forker.wait()
 
 
 class StreamReads:
@@ -138,7 +98,8 @@ def site(
         "HEADWATER_BIGQUERY_READ_ENDPOINT": bq_emulator.grpc,
         "HEADWATER_BIGQUERY_STREAM_ROWS": str(ROWS // STREAMS),
     }
-    workers = Workers(env, log)  # imports while the table is made
+    # The forker imports Headwater while the table is made.
+    workers = ForkedWorkers("tests.connectors.bigquery.bq_resume_worker", [str(PAUSE)], env, log)
     dataset = f"hw_{uuid.uuid4().hex[:12]}"
     try:
         bq_admin.create_dataset(f"{PROJECT}.{dataset}", timeout=10, retry=TIMEOUTS.rest_retry())
