@@ -10,12 +10,26 @@ from collections.abc import Callable
 import pytest
 
 from headwater.api.serve_loop import TurnTakingLoop
+from tests.support.threads import in_thread
 
 PENDING = 10
 
 
 def _accepted_per_turn(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> list[int]:
-    """Connections taken after each loop turn, with PENDING connections waiting from the start."""
+    """Connections taken after each loop turn, with PENDING connections waiting from the start.
+
+    In a thread of its own: a loop another test left running in this thread would refuse to let one run.
+    """
+    thread, outcome = in_thread(lambda: _turns(make_loop))
+    thread.join(timeout=30)
+    assert outcome, "the loop did not finish its turns"
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    counts: list[int] = outcome[0]
+    return counts
+
+
+def _turns(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> list[int]:
     loop = make_loop()
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     clients: list[socket.socket] = []
