@@ -27,6 +27,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -263,8 +264,17 @@ def main() -> None:
     flow_argv = [me, "--child", "flow", "--rows", str(args.rows), *extra]
     chunked_argv = [*flow_argv, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows is not None else [])]
     # The reference is one COPY in one transaction (chunking off) at the same parallelism. The two
-    # alternate, so that a load change on a shared machine hits both alike; best of --repeat each.
-    pairs = [(sampled([*flow_argv, "--chunk-rows", "0"]), sampled(chunked_argv)) for _ in range(max(1, args.repeat))]
+    # alternate, and which goes first alternates too (AB, BA, ...), so that a machine that speeds up
+    # or slows down over the minutes of a measurement favours neither; best of --repeat each, and the
+    # median of the pairs' ratios beside it.
+    pairs = []
+    for i in range(max(1, args.repeat)):
+        if i % 2 == 0:
+            whole_i = sampled([*flow_argv, "--chunk-rows", "0"])
+            pairs.append((whole_i, sampled(chunked_argv)))
+        else:
+            chunked_i = sampled(chunked_argv)
+            pairs.append((sampled([*flow_argv, "--chunk-rows", "0"]), chunked_i))
     whole, run = fastest([p[0] for p in pairs])[0], fastest([p[1] for p in pairs])[0]
     # The oldest source transaction over every run of each kind, not only the fastest.
     whole_oldest, run_oldest = max(p[0][1] for p in pairs), max(p[1][1] for p in pairs)
@@ -286,8 +296,11 @@ def main() -> None:
               f"{seconds:.2f} s, {args.rows / seconds:,.0f} rows/s, "
               f"{result.output['parquet_bytes'] / 2**20:,.0f} MiB Parquet, peak RSS {result.peak_rss_mib:,.0f} MiB, "
               f"oldest source transaction {oldest:.1f} s")
+    ratios = sorted(w.output["seconds"] / c.output["seconds"] for (w, _), (c, _) in pairs)
     print(f"ratio flow run / raw drain: {run.output['seconds'] / drain_s:.2f}x; "
-          f"chunked throughput / one transaction: {whole.output['seconds'] / run.output['seconds']:.2f}")
+          f"chunked throughput / one transaction: {whole.output['seconds'] / run.output['seconds']:.2f} "
+          "(best of each), "
+          f"{statistics.median(ratios):.2f} (median of {len(ratios)} pairs, {ratios[0]:.2f}-{ratios[-1]:.2f})")
     if args.kill_at is not None:
         resumed, _, _ = kill_and_resume(args, me)
         print(f"resume after SIGKILL at {args.kill_at:.0%}: {resumed:.2f} s = "
