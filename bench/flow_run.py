@@ -267,14 +267,14 @@ def main() -> None:
     # alternate, and which goes first alternates too (AB, BA, ...), so that a machine that speeds up
     # or slows down over the minutes of a measurement favours neither; best of --repeat each, and the
     # median of the pairs' ratios beside it.
+    whole_argv = [*flow_argv, "--chunk-rows", "0"]
     pairs = []
     for i in range(max(1, args.repeat)):
         if i % 2 == 0:
-            whole_i = sampled([*flow_argv, "--chunk-rows", "0"])
-            pairs.append((whole_i, sampled(chunked_argv)))
+            pairs.append((sampled(whole_argv), sampled(chunked_argv)))
         else:
-            chunked_i = sampled(chunked_argv)
-            pairs.append((sampled([*flow_argv, "--chunk-rows", "0"]), chunked_i))
+            chunked_first = sampled(chunked_argv)
+            pairs.append((sampled(whole_argv), chunked_first))
     whole, run = fastest([p[0] for p in pairs])[0], fastest([p[1] for p in pairs])[0]
     # The oldest source transaction over every run of each kind, not only the fastest.
     whole_oldest, run_oldest = max(p[0][1] for p in pairs), max(p[1][1] for p in pairs)

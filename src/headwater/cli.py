@@ -78,8 +78,7 @@ def _tokens() -> TokenIssuer:
     from headwater.store import Store
 
     settings = Settings()
-    _private_state(settings)
-    settings.ensure_data_dir()
+    _private_state(settings)  # creates the data directory, private
     store = Store.from_url(settings.resolved_database_url)
     store.migrate()
     key = SecretBox(load_master_key(settings)).signing_key
