@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from headwater.runs import staging_store
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
-from headwater.store.paging import Cond, Page, conditions, paged
+from headwater.store.paging import Cond, Page, PagedStatements, conditions
 from headwater.store.statements import doc_values
 from headwater.store.tables import runs
 
@@ -100,6 +100,8 @@ def _last_finished(*, postgres: bool) -> Any:
 # than running it).
 _ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
 _LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
+_SCOPED_RUNS = select(runs).where(runs.c.org == bindparam("org"), runs.c.sandbox == bindparam("sandbox"))
+_RUN_PAGES = PagedStatements(runs, _SCOPED_RUNS)
 
 
 @dataclass(frozen=True)
@@ -195,9 +197,9 @@ class Ledger:
 
     def page(self, scope: Scope, page: Page) -> list[RunRow]:
         """One page of a sandbox's runs, filtered, ordered and cut in SQL."""
-        q = select(runs).where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox)
+        stmt, values = _RUN_PAGES(page)
         with self.store.begin() as conn:
-            return [_row(r) for r in conn.execute(paged(runs, q, page)).all()]
+            return [_row(r) for r in conn.execute(stmt, {**values, "org": scope.org, "sandbox": scope.sandbox}).all()]
 
     def count(self, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
         q = select(func.count()).select_from(runs).where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox)

@@ -70,18 +70,26 @@ def audit_fields(ctx: Context, *, created: bool) -> dict[str, str]:
     return fields
 
 
-def public_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored doc without its `_private` keys, as clients may see it."""
-    if renders_as_is(doc):  # nearly always: one C pass instead of a walk in Python
+def public_doc(doc: dict[str, Any], *, known_as_is: bool = False) -> dict[str, Any]:
+    """A stored doc without its `_private` keys, as clients may see it (`known_as_is`: decoding showed
+    it renders as is, Record.renders_as_is)."""
+    if known_as_is or renders_as_is(doc):  # nearly always: one C pass instead of a walk in Python
         return {k: v for k, v in doc.items() if not k.startswith("_")}
     return {k: wire_safe(v) for k, v in doc.items() if not k.startswith("_")}
 
 
 def envelope(
-    resource_id: str, scope: Scope, *, created_at: int, updated_at: int, doc: dict[str, Any], **head: Any
+    resource_id: str,
+    scope: Scope,
+    *,
+    created_at: int,
+    updated_at: int,
+    doc: dict[str, Any],
+    known_as_is: bool = False,
+    **head: Any,
 ) -> dict[str, Any]:
     """Adobe's envelope around a public doc: ids, audit fields, sandbox and org; `head` follows the id."""
-    public = public_doc(doc)
+    public = public_doc(doc, known_as_is=known_as_is)
     return {
         "id": resource_id,
         **head,
@@ -100,7 +108,14 @@ def envelope(
 
 def record_envelope(record: Record) -> dict[str, Any]:
     """The public JSON of a stored resource; its etag doubles as its version."""
-    out = envelope(record.id, record.scope, created_at=record.created_at, updated_at=record.updated_at, doc=record.doc)
+    out = envelope(
+        record.id,
+        record.scope,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        doc=record.doc,
+        known_as_is=record.renders_as_is,
+    )
     return out | {"version": record.etag, "etag": record.etag}
 
 

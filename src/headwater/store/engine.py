@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
+from headwater.store.json_codec import loads
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
@@ -19,7 +21,7 @@ def make_engine(url: str) -> Engine:
     # of a short read (bench/load_read.py). A pooled connection whose server went away is found by
     # `_closed_by_server` at checkout instead, without a round trip; one lost later, mid-read, is
     # retried by Store.read; and SQLAlchemy's disconnect handling then replaces the whole pool.
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=loads)
     event.listen(engine, "checkout", _refuse_closed)
     return engine
 
@@ -28,6 +30,7 @@ def _sqlite(url: str, *, in_memory: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
+        json_deserializer=loads,
         poolclass=StaticPool if in_memory else None,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, func, or_
+from sqlalchemy import ColumnElement, Integer, Select, Table, and_, bindparam, false, func, or_
 
 
 @dataclass(frozen=True)
@@ -59,21 +59,79 @@ def conditions(table: Table, conds: tuple[Cond, ...]) -> list[ColumnElement[bool
     return out
 
 
-def paged(table: Table, stmt: Select[Any], page: Page) -> Select[Any]:
-    """`stmt` filtered, ordered by (order, id) in the page's direction, after its keyset position."""
-    order, ident = table.c[page.order], table.c.id
-    stmt = stmt.where(*conditions(table, page.conds))
+# Distinct page shapes kept per statement family; a request with a new shape beyond them is built
+# for that request only (shapes vary only with the number of values a filter lists).
+_MAX_SHAPES = 512
+
+
+class PagedStatements:
+    """Page statements over one scoped select, built once per shape of page, with the page's values bound.
+
+    Building a filtered, ordered, keyset select per request, and SQLAlchemy's cache key for it, cost
+    more than the query (measured in process: a page of 21 flows 0.55 -> 0.14 ms to execute); a
+    prebuilt statement is found in the compiled cache at once. `head` selects the rows of one scope,
+    its scope values bound by the caller; `page` adds the filters, the keyset, the order and the cut.
+    """
+
+    def __init__(self, table: Table, head: Select[Any]) -> None:
+        self.table = table
+        self.head = head
+        self._built: dict[tuple[Any, ...], Select[Any]] = {}
+
+    def __call__(self, page: Page) -> tuple[Select[Any], dict[str, Any]]:
+        """The statement for `page`, and its bound values (the caller adds the scope's)."""
+        shape = (
+            tuple((c.column, c.op, c.lower, len(c.values)) for c in page.conds),
+            page.order,
+            page.descending,
+            page.after is not None,
+            bool(page.offset),
+            page.limit is not None,
+        )
+        stmt = self._built.get(shape)
+        if stmt is None:
+            stmt = self._build(page)
+            if len(self._built) < _MAX_SHAPES:
+                self._built[shape] = stmt
+        return stmt, _values(page)
+
+    def _build(self, page: Page) -> Select[Any]:
+        table = self.table
+        order, ident = table.c[page.order], table.c.id
+        stmt = self.head.where(*_bound_conditions(table, page.conds))
+        if page.after is not None:
+            # (order, id) past the position, with the order's own bound first: both databases start
+            # the index range there, where the bare OR would have them walk the index from the start.
+            value, last_id = bindparam("after_value", type_=order.type), bindparam("after_id", type_=ident.type)
+            if page.descending:
+                stmt = stmt.where(order <= value, or_(order < value, and_(order == value, ident < last_id)))
+            else:
+                stmt = stmt.where(order >= value, or_(order > value, and_(order == value, ident > last_id)))
+        stmt = stmt.order_by(order.desc(), ident.desc()) if page.descending else stmt.order_by(order, ident)
+        if page.offset:
+            stmt = stmt.offset(bindparam("offset", type_=Integer))
+        if page.limit is not None:
+            stmt = stmt.limit(bindparam("limit", type_=Integer))
+        return stmt
+
+
+def _bound_conditions(table: Table, conds: tuple[Cond, ...]) -> list[ColumnElement[bool]]:
+    """`conditions`, with each value a bound parameter named by its place (`_values` binds them)."""
+    bound = []
+    for i, c in enumerate(conds):
+        kind = table.c[c.column].type
+        bound.append(
+            Cond(c.column, c.op, tuple(bindparam(f"c{i}_{j}", type_=kind) for j in range(len(c.values))), c.lower)
+        )
+    return conditions(table, tuple(bound))
+
+
+def _values(page: Page) -> dict[str, Any]:
+    values = {f"c{i}_{j}": value for i, c in enumerate(page.conds) for j, value in enumerate(c.values)}
     if page.after is not None:
-        # (order, id) past the position, with the order's own bound first: both databases start the
-        # index range there, where the bare OR would have them walk the index from the beginning.
-        value, last_id = page.after
-        if page.descending:
-            stmt = stmt.where(order <= value, or_(order < value, and_(order == value, ident < last_id)))
-        else:
-            stmt = stmt.where(order >= value, or_(order > value, and_(order == value, ident > last_id)))
-    stmt = stmt.order_by(order.desc(), ident.desc()) if page.descending else stmt.order_by(order, ident)
+        values["after_value"], values["after_id"] = page.after
     if page.offset:
-        stmt = stmt.offset(page.offset)
+        values["offset"] = page.offset
     if page.limit is not None:
-        stmt = stmt.limit(page.limit)
-    return stmt
+        values["limit"] = page.limit
+    return values

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,12 +33,14 @@ from headwater.errors import PreconditionFailed, TransientError
 from headwater.store.clients import ClientStore
 from headwater.store.clock import now_ms
 from headwater.store.engine import make_engine
+from headwater.store.json_codec import loads_checked
 from headwater.store.keys import index_keys
-from headwater.store.paging import Cond, Page, conditions, paged
+from headwater.store.paging import Cond, Page, conditions
 from headwater.store.references import InUse, first_user, forget_flow, write_references
 from headwater.store.statements import (
     RECORD_COLUMNS,
     RESOURCE_BY_ID,
+    RESOURCE_PAGES,
     RESOURCES_BY_ID_ARRAY,
     RESOURCES_BY_IDS,
     fields_by_ids,
@@ -110,6 +112,9 @@ class Record:
     etag: str
     created_at: int
     updated_at: int
+    # True when decoding `doc` from its stored text showed it renders as is (store/json_codec.py);
+    # False only means "not known": the renderer checks it.
+    renders_as_is: bool = field(default=False, compare=False)
 
     def __repr__(self) -> str:  # secrets stay out of reprs even encrypted
         return f"Record(kind={self.kind!r}, id={self.id!r}, etag={self.etag!r})"
@@ -188,15 +193,17 @@ class Store(ClientStore):
     # -- resources ----------------------------------------------------------------------------
     @staticmethod
     def _record(row: Any) -> Record:
+        doc, as_is = loads_checked(row.doc)  # RECORD_COLUMNS read the doc as text
         return Record(
             id=row.id,
             kind=row.kind,
             scope=Scope(row.org, row.sandbox),
-            doc=row.doc,
+            doc=doc,
             secrets=row.secrets,
             etag=row.etag,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            renders_as_is=as_is,
         )
 
     def insert(self, kind: str, scope: Scope, *, id: str, doc: dict[str, Any], secrets: bytes | None = None) -> Record:
@@ -229,21 +236,17 @@ class Store(ClientStore):
     def list(self, kind: str, scope: Scope) -> list[Record]:
         with self.begin() as conn:
             rows = conn.execute(
-                select(resources)
+                select(*RECORD_COLUMNS)
                 .where(resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox)
                 .order_by(resources.c.created_at, resources.c.id)
             ).all()
         return [self._record(r) for r in rows]
 
-    def _scoped(self, kind: str, scope: Scope) -> Any:
-        return select(*RECORD_COLUMNS).where(
-            resources.c.kind == kind, resources.c.org == scope.org, resources.c.sandbox == scope.sandbox
-        )
-
     def page(self, kind: str, scope: Scope, page: Page) -> builtins.list[Record]:
         """One page of a kind in a sandbox: filtered, ordered and cut in SQL."""
+        stmt, values = RESOURCE_PAGES(page)
         with self.begin() as conn:
-            rows = conn.execute(paged(resources, self._scoped(kind, scope), page)).all()
+            rows = conn.execute(stmt, {**values, "kind": kind, "org": scope.org, "sandbox": scope.sandbox}).all()
         return [self._record(r) for r in rows]
 
     def count(self, kind: str, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
@@ -281,7 +284,7 @@ class Store(ClientStore):
     def due_flows(self, now: int, *, limit: int = 5000) -> builtins.list[Record]:
         """Flows whose `next_due_at` has come, across tenants (an index range: idle ticks read nothing)."""
         query = (
-            select(resources)
+            select(*RECORD_COLUMNS)
             .where(resources.c.kind == "flow", resources.c.next_due_at <= now)
             .order_by(resources.c.next_due_at, resources.c.id)
             .limit(limit)

@@ -3,7 +3,8 @@
 Building and coercing a `select` per call costs more than SQLite's indexed lookup itself (measured in
 process: a resource by id 0.49 -> 0.13 ms, the token's client 0.34 -> 0.17 ms); a prebuilt statement
 with bound parameters is also found in SQLAlchemy's compiled cache at once. They select only what a
-`Record` holds.
+`Record` holds, its doc as text: `Store._record` decodes it and learns at once whether it renders as
+is (store/json_codec.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, any_, bindparam, func, literal, select
+from sqlalchemy import JSON, ColumnElement, String, Text, any_, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from headwater.store.paging import PagedStatements
 from headwater.store.tables import api_clients, resources
 
 RECORD_COLUMNS = (
@@ -21,7 +23,7 @@ RECORD_COLUMNS = (
     resources.c.kind,
     resources.c.org,
     resources.c.sandbox,
-    resources.c.doc,
+    cast(resources.c.doc, Text).label("doc"),
     resources.c.secrets,
     resources.c.etag,
     resources.c.created_at,
@@ -32,6 +34,14 @@ RESOURCE_BY_ID = select(*RECORD_COLUMNS).where(
     resources.c.kind == bindparam("kind"),
     resources.c.org == bindparam("org"),
     resources.c.sandbox == bindparam("sandbox"),
+)
+RESOURCE_PAGES = PagedStatements(
+    resources,
+    select(*RECORD_COLUMNS).where(
+        resources.c.kind == bindparam("kind"),
+        resources.c.org == bindparam("org"),
+        resources.c.sandbox == bindparam("sandbox"),
+    ),
 )
 RESOURCES_BY_IDS = select(*RECORD_COLUMNS).where(
     resources.c.id.in_(bindparam("ids", expanding=True)),
@@ -54,7 +64,7 @@ def doc_values(doc: Any, paths: tuple[tuple[str, ...], ...], *, postgres: bool) 
         raise ValueError("SQLite's json_extract answers a single path with the bare value: read two or more")
     if postgres:
         return func.json_build_array(*(doc[path] for path in paths), type_=JSON)
-    quoted = ['$' + "".join(f'."{key}"' for key in path) for path in paths]
+    quoted = ["$" + "".join(f'."{key}"' for key in path) for path in paths]
     return func.json_extract(doc, *(literal(q) for q in quoted), type_=JSON)
 
 
