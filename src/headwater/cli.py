@@ -67,6 +67,25 @@ def _services() -> Services:
     return svc
 
 
+def _prepare_shared_state(settings: Settings) -> None:
+    """What the web workers share, made once by their parent so they never race to make it: the key
+    file and the schema. The settings the workers read are checked here too, so a bad one stops
+    `serve` with one line instead of failing each worker as it starts.
+
+    Not the service layer: the parent serves nothing, and importing it (Iceberg, Arrow, the
+    connectors) delayed every worker's start by the seconds it takes.
+    """
+    from headwater.connectors._source_policy import SourcePolicy
+    from headwater.crypto import load_master_key
+
+    settings.ensure_data_dir()
+    load_master_key(settings)
+    SourcePolicy.from_settings(settings)
+    from headwater.store import Store  # after the checks: importing Alembic logs lines of its own
+
+    Store.from_url(settings.resolved_database_url).migrate()
+
+
 def _tokens() -> TokenIssuer:
     """What the credentials and token commands need: the metadata store and the signing key.
 
@@ -124,7 +143,7 @@ def serve(
     # key file and the schema are created here, once, so the workers never race to create them.
     if settings.metrics:
         use_multiprocess_dir(settings.data_dir / "metrics")  # a scrape of any worker sums them all
-    _services()
+    _prepare_shared_state(settings)
     uvicorn.run(
         "headwater.api.worker_process:create_worker_app",
         factory=True,

@@ -130,6 +130,8 @@ def logging_config(
                 "propagate": False,
                 "filters": list(access_filters),
             },
+            # Alembic announces each of its plugins at INFO whenever it is imported: noise, not events.
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
         "root": {"handlers": ["stderr"], "level": level},
     }
