@@ -143,7 +143,7 @@ def test_fuzz_with_valid_credentials(world: World) -> None:
     headers = world.tenant.headers()
     ids = _real_ids(world.chain)
     rng = rng_for("fuzz-links")
-    modes = [(GenerationMode.POSITIVE, 30), (GenerationMode.NEGATIVE, 15)]
+    modes = [(GenerationMode.POSITIVE, 20), (GenerationMode.NEGATIVE, 10)]
 
     def send(case: Any) -> None:
         template = case.operation.path
