@@ -17,15 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from headwater.runs import staging_store
+from headwater.runs.ledger_reads import ENDED, LAST_FINISHED, RUN_PAGES, LastRun
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
-from headwater.store.paging import Cond, Page, PagedStatements, conditions
-from headwater.store.statements import doc_values
+from headwater.store.paging import Cond, Page, conditions
 from headwater.store.tables import runs
 
 BROKER = "broker"
@@ -72,46 +72,6 @@ def _row(r: Any) -> RunRow:
         created_at=r.created_at,
         updated_at=r.updated_at,
     )
-
-
-def _last_finished(*, postgres: bool) -> Any:
-    in_scope = and_(
-        runs.c.org == bindparam("org"),
-        runs.c.sandbox == bindparam("sandbox"),
-        runs.c.status.in_(bindparam("ended", expanding=True)),
-        runs.c.flow_id.in_(bindparam("flow_ids", expanding=True)),
-    )
-    newest = (
-        select(runs.c.flow_id, func.max(runs.c.updated_at).label("at")).where(in_scope).group_by(runs.c.flow_id)
-    ).subquery()
-    # Only what a flow shows of its last run: the database extracts the two times from the run's doc,
-    # which is not decoded (a page of flows decoded 20 run docs per request for four fields).
-    duration = ("metrics", "durationSummary")
-    times = doc_values(runs.c.doc, ((*duration, "startedAtUTC"), (*duration, "completedAtUTC")), postgres=postgres)
-    return (
-        select(runs.c.id, runs.c.flow_id, runs.c.status, times.label("times"))
-        .join(newest, and_(runs.c.flow_id == newest.c.flow_id, runs.c.updated_at == newest.c.at))
-        .where(in_scope)
-        .order_by(runs.c.id)
-    )
-
-
-# Built once: a page of flows asks for its last runs on every list (building the select cost more
-# than running it).
-_ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
-_LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
-_SCOPED_RUNS = select(runs).where(runs.c.org == bindparam("org"), runs.c.sandbox == bindparam("sandbox"))
-_RUN_PAGES = PagedStatements(runs, _SCOPED_RUNS)
-
-
-@dataclass(frozen=True)
-class LastRun:
-    """A flow's last ended run, as the flow shows it (`lastRunDetails`)."""
-
-    id: str
-    status: RunStatus
-    started_at: Any  # the run's metrics.durationSummary times, as the run reports them
-    completed_at: Any
 
 
 def new_run_id() -> str:
@@ -197,7 +157,7 @@ class Ledger:
 
     def page(self, scope: Scope, page: Page) -> list[RunRow]:
         """One page of a sandbox's runs, filtered, ordered and cut in SQL."""
-        stmt, values = _RUN_PAGES(page)
+        stmt, values = RUN_PAGES(page)
         with self.store.begin() as conn:
             return [_row(r) for r in conn.execute(stmt, {**values, "org": scope.org, "sandbox": scope.sandbox}).all()]
 
@@ -213,9 +173,9 @@ class Ledger:
         """
         if not flow_ids:
             return {}
-        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": sorted(set(flow_ids)), "ended": _ENDED}
+        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": sorted(set(flow_ids)), "ended": ENDED}
         with self.store.begin() as conn:
-            rows = conn.execute(_LAST_FINISHED[self._dialect == "postgresql"], params).all()
+            rows = conn.execute(LAST_FINISHED[self._dialect == "postgresql"], params).all()
         # Ties (same ms): the smallest id wins.
         return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in reversed(rows)}
 
