@@ -7,7 +7,8 @@ from typing import Any
 from headwater.domain.kinds import ResourceKind, ResourceState
 from headwater.errors import BadRequest, NotFound
 from headwater.mapping import compile_mapping
-from headwater.runs.ledger import LastRun, Ledger
+from headwater.runs.ledger import Ledger
+from headwater.runs.ledger_reads import LastRun
 from headwater.runs.plan import FlowDefinition, build_plan, parse_flow
 from headwater.service._core import Context, ResourceService, audit_fields, id_and_etag, new_id, patch_resource
 from headwater.service._endpoints import spec_ref, text_field
