@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from headwater.domain.wire_safe import MAX_DEPTH, renders_as_is, wire_safe
-from headwater.service._core import record_envelope
+from headwater.runs.ledger import Ledger
+from headwater.service._core import envelope, record_envelope
 from headwater.store import Scope, Store
 from headwater.store.json_codec import loads, loads_checked
 from headwater.store.paging import Page
@@ -105,3 +106,25 @@ def test_a_stored_doc_that_cannot_be_rendered_as_is_is_repaired_on_every_read(st
     assert record_envelope(single)["big"] == "<integer too large to show>"
     if not postgres:
         assert repaired["n"] is None and "\ud800" not in repaired["t"]
+
+
+def test_a_page_of_runs_vouches_only_for_docs_that_render_as_is(store: Store) -> None:
+    scope = Scope(ORG, "prod")
+    ledger = Ledger(store)
+    postgres = store.engine.dialect.name == "postgresql"
+    unsafe = '{"n": 18446744073709551616}' if postgres else '{"n": NaN, "big": 18446744073709551616}'
+    for i, raw in enumerate(['{"trigger": "runNow", "x": 0.5}', unsafe]):
+        assert ledger.insert(run_id=f"r-{i}", scope=scope, flow_id="f", scheduled_at=i, doc={})
+        cast = "CAST(:doc AS json)" if postgres else ":doc"
+        with store.engine.begin() as conn:
+            conn.execute(text(f"UPDATE runs SET doc = {cast} WHERE id = :id"), {"doc": raw, "id": f"r-{i}"})
+
+    rows = ledger.page(scope, Page(order="scheduled_at", limit=10))
+    assert [(r.id, r.renders_as_is) for r in rows] == [("r-0", True), ("r-1", False)]
+    assert rows[0].doc == {"trigger": "runNow", "x": 0.5}
+    assert _same(rows[1].doc, json.loads(unsafe))
+    plain, repaired = (
+        envelope(r.id, r.scope, created_at=0, updated_at=0, doc=r.doc, known_as_is=r.renders_as_is) for r in rows
+    )
+    assert plain["x"] == 0.5
+    assert json.loads(json.dumps(repaired, allow_nan=False))["n"] in (None, "<integer too large to show>")

@@ -25,6 +25,7 @@ from headwater.runs import staging_store
 from headwater.runs.ledger_reads import ENDED, LAST_FINISHED, RUN_PAGES, LastRun
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
+from headwater.store.json_codec import loads_checked
 from headwater.store.paging import Cond, Page, conditions
 from headwater.store.tables import runs
 
@@ -47,6 +48,9 @@ class RunRow:
     lease_expires_at: int | None
     created_at: int
     updated_at: int
+    # True when decoding `doc` from its stored text showed it renders as is (store/json_codec.py);
+    # False only means "not known": the renderer checks it.
+    renders_as_is: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -57,20 +61,23 @@ class Ended:
     staged: list[str] = field(default_factory=list)
 
 
-def _row(r: Any) -> RunRow:
+def _row(r: Any, *, doc_as_text: bool = False) -> RunRow:
+    """A RunRow of a whole-row select; `doc_as_text`: of RUN_PAGES, which reads the doc as text."""
+    doc, as_is = loads_checked(r.doc) if doc_as_text else (r.doc, False)
     return RunRow(
         id=r.id,
         scope=Scope(r.org, r.sandbox),
         flow_id=r.flow_id,
         scheduled_at=r.scheduled_at,
         status=RunStatus(r.status),
-        doc=r.doc,
+        doc=doc,
         etag=r.etag,
         attempt=r.attempt,
         lease_owner=r.lease_owner,
         lease_expires_at=r.lease_expires_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        renders_as_is=as_is,
     )
 
 
@@ -159,7 +166,8 @@ class Ledger:
         """One page of a sandbox's runs, filtered, ordered and cut in SQL."""
         stmt, values = RUN_PAGES(page)
         with self.store.begin() as conn:
-            return [_row(r) for r in conn.execute(stmt, {**values, "org": scope.org, "sandbox": scope.sandbox}).all()]
+            rows = conn.execute(stmt, {**values, "org": scope.org, "sandbox": scope.sandbox}).all()
+        return [_row(r, doc_as_text=True) for r in rows]
 
     def count(self, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
         q = select(func.count()).select_from(runs).where(runs.c.org == scope.org, runs.c.sandbox == scope.sandbox)

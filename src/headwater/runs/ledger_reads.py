@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import Text, and_, bindparam, cast, func, select
 
 from headwater.runs.model import RunStatus
 from headwater.store.paging import PagedStatements
@@ -51,5 +51,7 @@ def _last_finished(*, postgres: bool) -> Any:
 
 ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
 LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
-SCOPED_RUNS = select(runs).where(runs.c.org == bindparam("org"), runs.c.sandbox == bindparam("sandbox"))
+# Every column, the doc as text: decoding it shows whether it renders as is (store/json_codec.py).
+_COLUMNS = [cast(c, Text).label("doc") if c.name == "doc" else c for c in runs.c]
+SCOPED_RUNS = select(*_COLUMNS).where(runs.c.org == bindparam("org"), runs.c.sandbox == bindparam("sandbox"))
 RUN_PAGES = PagedStatements(runs, SCOPED_RUNS)

@@ -85,6 +85,7 @@ class RunService:
             created_at=row.created_at,
             updated_at=row.updated_at,
             doc=row.doc,
+            known_as_is=row.renders_as_is,
             flowId=row.flow_id,
             providerRefId=f"{kind}-{row.attempt}:{row.id}",
         )
