@@ -75,12 +75,17 @@ def _prepare_shared_state(settings: Settings) -> None:
     Not the service layer: the parent serves nothing, and importing it (Iceberg, Arrow, the
     connectors) delayed every worker's start by the seconds it takes.
     """
+    from headwater.connectors._pg_conn import scrub_environment
     from headwater.connectors._source_policy import SourcePolicy
     from headwater.crypto import load_master_key
 
     settings.ensure_data_dir()
     load_master_key(settings)
     SourcePolicy.from_settings(settings)
+    # As the PostgreSQL connector does in every process that has it: the metadata database is reached
+    # with its URL's own credentials, never the server account's PG* settings (the workers inherit
+    # the scrubbed environment).
+    scrub_environment()
     from headwater.store import Store  # after the checks: importing Alembic logs lines of its own
 
     Store.from_url(settings.resolved_database_url).migrate()

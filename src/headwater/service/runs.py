@@ -75,9 +75,6 @@ class RunService:
         self.on_created = on_created
 
     def view(self, row: RunRow) -> dict[str, Any]:
-        metrics = row.doc.get("metrics", {})
-        status = dict(metrics.get("statusSummary", {}))
-        status["status"] = row.status.value  # the column is the truth (a lease can expire silently)
         kind = "incremental" if row.doc.get("trigger") in ("schedule", "runNow") else "adhoc"
         out = envelope(
             row.id,
@@ -89,6 +86,9 @@ class RunService:
             flowId=row.flow_id,
             providerRefId=f"{kind}-{row.attempt}:{row.id}",
         )
+        metrics = out.get("metrics", {})  # the envelope's copy: what could not render as stored is repaired
+        status = dict(metrics.get("statusSummary", {}))
+        status["status"] = row.status.value  # the column is the truth (a lease can expire silently)
         return out | {
             "scheduledAtUTC": row.scheduled_at,
             "metrics": {**metrics, "statusSummary": status},

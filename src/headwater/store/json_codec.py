@@ -5,8 +5,11 @@ A page of 20 flows decoded each item's document and then checked that it renders
 most of the CPU of rendering the page. orjson decodes about 2.5x faster than `json.loads` and refuses
 what cannot be rendered: NaN and infinities, lone surrogates, numbers beyond a double. The one value
 it decodes differently is an integer beyond 64 bits (a float, not an int), so a text with a run of
-16 or more digits is left to `json.loads`, as is every text orjson refuses. A text orjson decoded,
-with fewer than MAX_DEPTH brackets, therefore renders as is without being encoded again.
+16 or more digits is left to `json.loads`, as is every text orjson refuses. A value orjson decoded
+from a text with fewer than MAX_DEPTH brackets therefore holds nothing `wire_safe` would replace:
+no NaN or infinity, no lone surrogate, no integer beyond 64 bits, no nesting that deep. (It may
+still fail `renders_as_is`, a cheaper and stricter check made on the encoded text, e.g. for 19
+Arabic-Indic digits in a string; that check only decides whether to walk.)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ _LONG_RUN = b"1" * 16
 
 
 def loads_checked(text: str | bytes) -> tuple[Any, bool]:
-    """The value `json.loads(text)` gives, and whether it renders as is (False: ask `renders_as_is`)."""
+    """The value `json.loads(text)` gives, and whether `wire_safe` would leave it as it is (False: not known)."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if _LONG_RUN not in raw.translate(_DIGIT_MASK) and raw.count(b"{") + raw.count(b"[") < MAX_DEPTH:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Table, and_, bindparam, false, func, or_
+from sqlalchemy import ColumnElement, Float, Integer, Select, Table, and_, bindparam, false, func, or_
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class PagedStatements:
     def __call__(self, page: Page) -> tuple[Select[Any], dict[str, Any]]:
         """The statement for `page`, and its bound values (the caller adds the scope's)."""
         shape = (
-            tuple((c.column, c.op, c.lower, len(c.values)) for c in page.conds),
+            tuple((c.column, c.op, c.lower, tuple(isinstance(v, float) for v in c.values)) for c in page.conds),
             page.order,
             page.descending,
             page.after is not None,
@@ -119,10 +119,11 @@ def _bound_conditions(table: Table, conds: tuple[Cond, ...]) -> list[ColumnEleme
     """`conditions`, with each value a bound parameter named by its place (`_values` binds them)."""
     bound = []
     for i, c in enumerate(conds):
-        kind = table.c[c.column].type
-        bound.append(
-            Cond(c.column, c.op, tuple(bindparam(f"c{i}_{j}", type_=kind) for j in range(len(c.values))), c.lower)
-        )
+        # A float bound is bound as a float (`createdAt>5.5`): bound as the BIGINT column, PostgreSQL
+        # would cast it, truncating 5.5 and overflowing on 1e30.
+        kinds = [Float() if isinstance(v, float) else table.c[c.column].type for v in c.values]
+        values = tuple(bindparam(f"c{i}_{j}", type_=kind) for j, kind in enumerate(kinds))
+        bound.append(Cond(c.column, c.op, values, c.lower))
     return conditions(table, tuple(bound))
 
 

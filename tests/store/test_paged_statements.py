@@ -1,0 +1,30 @@
+"""Prebuilt page statements bind each page's values: the same rows as a statement built for the page."""
+
+from __future__ import annotations
+
+from headwater.store import Scope, Store
+from headwater.store.paging import Cond, Page
+
+ORG = "PAGEDSTMT00000000000000000@AdobeOrg"
+
+
+def test_number_bounds_keep_their_fraction_and_range(store: Store) -> None:
+    scope = Scope(ORG, "prod")
+    made = [store.insert("connection", scope, id=f"c-{i}", doc={"name": f"n{i}"}) for i in range(3)]
+    at = sorted({r.created_at for r in made})
+    first, last = at[0], at[-1]
+
+    def ids(*conds: Cond) -> list[str]:
+        return [r.id for r in store.page("connection", scope, Page(conds, limit=10))]
+
+    every = [r.id for r in sorted(made, key=lambda r: (r.created_at, r.id))]
+    assert ids(Cond("created_at", ">", (first - 0.5,))) == every  # not truncated to `> first`
+    assert ids(Cond("created_at", "<=", (first - 0.5,))) == []
+    assert ids(Cond("created_at", ">=", (last + 0.5,))) == []
+    assert ids(Cond("created_at", "<", (last + 0.5,))) == every
+    assert ids(Cond("created_at", ">", (1e30,))) == [] and ids(Cond("created_at", "<", (1e30,))) == every
+    assert ids(Cond("created_at", "in", (first,))) == [r.id for r in made if r.created_at == first]
+    # The same shape with other values reuses the statement and binds the new ones.
+    assert ids(Cond("name_key", "in", ("n1", "n2")), Cond("created_at", ">", (0,))) == ["c-1", "c-2"]
+    assert ids(Cond("name_key", "in", ("n0", "n2")), Cond("created_at", ">", (0,))) == ["c-0", "c-2"]
+    assert ids(Cond("name_key", "not_in", ("n0",)), Cond("created_at", "never")) == []
