@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from headwater.service._query import Term
+from headwater.service._sql_lists import Column, push
 from headwater.store import Scope, Store
 from headwater.store.paging import Cond, Page
 
@@ -28,3 +30,20 @@ def test_number_bounds_keep_their_fraction_and_range(store: Store) -> None:
     assert ids(Cond("name_key", "in", ("n1", "n2")), Cond("created_at", ">", (0,))) == ["c-1", "c-2"]
     assert ids(Cond("name_key", "in", ("n0", "n2")), Cond("created_at", ">", (0,))) == ["c-0", "c-2"]
     assert ids(Cond("name_key", "not_in", ("n0",)), Cond("created_at", "never")) == []
+
+
+
+def test_a_whole_number_beyond_64_bits_matches_nothing(store: Store) -> None:
+    """`createdAt==1e30` finds nothing (no stored integer is that large); SQL could not even bind it."""
+    scope = Scope(ORG, "prod")
+    store.insert("connection", scope, id="c-0", doc={})
+    column = Column("created_at", "number")
+
+    def ids(op: str, *values: str) -> list[str]:
+        conds = push(Term("createdAt", op, values), column)
+        assert conds is not None
+        return [r.id for r in store.page("connection", scope, Page(conds, limit=10))]
+
+    assert ids("==", "1e30") == [] and ids("==", "-1e30", "9223372036854775808") == []
+    assert ids("!=", "1e30", "-1e30") == ["c-0"]
+    assert ids("==", "4611686018427387904") == []  # 2**62 still binds, and matches nothing here

@@ -29,6 +29,7 @@ from headwater.store.paging import Cond, Page
 
 # Rows read per query while in-memory terms filter a page (only for unusual filters).
 _SCAN_CHUNK = 200
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ def push(term: Term, column: Column) -> tuple[Cond, ...] | None:
             numbers = _numbers(term.values)
             if numbers is None:
                 return None
-            whole = tuple(int(n) for n in numbers if n == int(n))  # a stored integer never equals 1.5
+            # A stored integer never equals 1.5, nor a whole number beyond 64 bits (which SQL could not
+            # even bind: `createdAt==1e30` would be a 500).
+            whole = tuple(int(n) for n in numbers if n == int(n) and _INT64[0] <= n <= _INT64[1])
             if not whole:
                 return () if negate else (Cond(column.name, "never"),)
             return (Cond(column.name, "not_in" if negate else "in", whole),)
