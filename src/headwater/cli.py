@@ -20,6 +20,7 @@ from headwater.settings import Settings
 if TYPE_CHECKING:
     from headwater.identity import TokenIssuer
     from headwater.service import Services
+    from headwater.store import Store
 
 app = CliApp(help="Headwater: a self-hosted Flow Service API for database sources.", no_args_is_help=True)
 credentials = typer.Typer(help="Manage API credentials (client id and secret) for an org.", no_args_is_help=True)
@@ -79,16 +80,21 @@ def _prepare_shared_state(settings: Settings) -> None:
     from headwater.connectors._source_policy import SourcePolicy
     from headwater.crypto import load_master_key
 
-    settings.ensure_data_dir()
-    load_master_key(settings)
+    load_master_key(settings)  # `serve` made the data directory, private, just before
     SourcePolicy.from_settings(settings)
     # As the PostgreSQL connector does in every process that has it: the metadata database is reached
     # with its URL's own credentials, never the server account's PG* settings (the workers inherit
     # the scrubbed environment).
     scrub_environment()
-    from headwater.store import Store  # after the checks: importing Alembic logs lines of its own
+    _migrated_store(settings)  # after the checks: importing Alembic logs lines of its own
 
-    Store.from_url(settings.resolved_database_url).migrate()
+
+def _migrated_store(settings: Settings) -> Store:
+    from headwater.store import Store
+
+    store = Store.from_url(settings.resolved_database_url)
+    store.migrate()
+    return store
 
 
 def _tokens() -> TokenIssuer:
@@ -99,12 +105,10 @@ def _tokens() -> TokenIssuer:
     """
     from headwater.crypto import SecretBox, load_master_key
     from headwater.identity import TokenIssuer
-    from headwater.store import Store
 
     settings = Settings()
     _private_state(settings)  # creates the data directory, private
-    store = Store.from_url(settings.resolved_database_url)
-    store.migrate()
+    store = _migrated_store(settings)
     key = SecretBox(load_master_key(settings)).signing_key
     return TokenIssuer(store, key, ttl_seconds=settings.token_ttl_seconds)
 

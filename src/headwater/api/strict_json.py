@@ -15,9 +15,10 @@ import json
 import math
 from typing import Any
 
+from headwater.domain.numbers import INT64_MAX, INT64_MIN
+
 MAX_DEPTH = 64
 MAX_NUMBER_CHARS = 100
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 class JsonRefused(ValueError):
@@ -29,7 +30,7 @@ class JsonRefused(ValueError):
 
 
 def _parse_int(text: str) -> int:
-    if len(text) > 20 or not _INT_MIN <= int(text) <= _INT_MAX:
+    if len(text) > 20 or not INT64_MIN <= int(text) <= INT64_MAX:
         raise JsonRefused(
             f"The request body holds an integer of {len(text.lstrip('-'))} digits: integers must lie between "
             "-9223372036854775808 and 9223372036854775807 (send larger values as strings)."

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
+# The range of a 64-bit signed integer: what both metadata databases and Iceberg's `long` hold.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def ascii_int(text: object, *, low: int, high: int) -> int | None:

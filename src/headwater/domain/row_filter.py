@@ -25,6 +25,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from headwater.domain.model import ColumnInfo, TableSchema
+from headwater.domain.numbers import INT64_MAX, INT64_MIN
 from headwater.errors import BadRequest
 
 TYPE_CODE, FORMAT_CODE, NULL_CODE, COLUMN_CODE, MISMATCH_CODE, ENCODING_CODE, EXPRESSION_CODE = (
@@ -40,7 +41,6 @@ COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "like")
 # A request is bounded before any of it is compiled: deep nesting or huge lists are refused, not run.
 MAX_DEPTH, MAX_NODES, MAX_IN_VALUES, MAX_ENCODED = 32, 1000, 1000, 64 * 1024
 _MIRRORED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_INT64 = (-(2**63), 2**63 - 1)
 _INT_TEXT = re.compile(r"[+-]?\d{1,20}")
 
 
@@ -260,7 +260,7 @@ def _coerce(t: pa.DataType, value: Any) -> Any:
             value = int(value)
         if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
             value = int(value)
-        return value if isinstance(value, int) and _INT64[0] <= value <= _INT64[1] else None
+        return value if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX else None
     if pa.types.is_floating(t):
         return float(value) if isinstance(value, int | float | str) else None
     if pa.types.is_decimal(t):

@@ -13,8 +13,9 @@ import math
 import re
 from typing import Any
 
+from headwater.domain.numbers import INT64_MAX, INT64_MIN
+
 MAX_DEPTH = 64
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 # 19 digits in a row may be an integer beyond 64 bits (or just text): such a value takes the slow path.
 _LONG_DIGITS = re.compile(r"\d{19,}")
 
@@ -39,7 +40,7 @@ def wire_safe(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if _INT_MIN <= value <= _INT_MAX else "<integer too large to show>"
+        return value if INT64_MIN <= value <= INT64_MAX else "<integer too large to show>"
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.domain.numbers import INT64_MAX, INT64_MIN
 from headwater.service._query import (
     ListQuery,
     PageTokens,
@@ -29,7 +30,6 @@ from headwater.store.paging import Cond, Page
 
 # Rows read per query while in-memory terms filter a page (only for unusual filters).
 _SCAN_CHUNK = 200
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def push(term: Term, column: Column) -> tuple[Cond, ...] | None:
                 return None
             # A stored integer never equals 1.5, nor a whole number beyond 64 bits (which SQL could not
             # even bind: `createdAt==1e30` would be a 500).
-            whole = tuple(int(n) for n in numbers if n == int(n) and _INT64[0] <= n <= _INT64[1])
+            whole = tuple(int(n) for n in numbers if n == int(n) and INT64_MIN <= n <= INT64_MAX)
             if not whole:
                 return () if negate else (Cond(column.name, "never"),)
             return (Cond(column.name, "not_in" if negate else "in", whole),)
