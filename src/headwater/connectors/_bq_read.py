@@ -20,7 +20,8 @@ from google.cloud.bigquery_storage_v1 import types
 
 from headwater.connectors._bq_types import quote_identifier
 from headwater.connectors._chunked import PlanExpired
-from headwater.connectors._parallel import read_in_parallel
+from headwater.connectors._parallel import ReadStalled, read_in_parallel
+from headwater.errors import TransientError
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client, SchemaField
@@ -197,8 +198,10 @@ def stream_items(
 
     A stream that breaks (dropped connection, server error, a retry deadline passed) is reopened at
     the offset it reached, so no row is read twice or skipped; it gives up once it has made no
-    progress for `timeouts.deadline`. A stream the server no longer knows means the session is gone:
-    SessionLost, and nothing read so far can be continued by another session.
+    progress for `timeouts.deadline`. A server that stops answering without breaking the stream (a
+    call accepted and never answered) fails the read after the same time without data. A stream
+    the server no longer knows means the session is gone: SessionLost, and nothing read so far can
+    be continued by another session.
     """
     schema = pa.ipc.read_schema(pa.py_buffer(state.arrow_schema))
     todo = [i for i, s in enumerate(state.streams) if not s.done]
@@ -240,9 +243,30 @@ def stream_items(
     jobs = [functools.partial(read_stream, i) for i in todo]
     workers = max(1, min(readers, len(jobs)))
     # Two batches per reader keep every reader busy while the consumer writes.
-    for index, batch in read_in_parallel(
-        jobs, workers=workers, queue_size=2 * workers, thread_name="bq-read", stop_wait=timeouts.request
-    ):
+    items = read_in_parallel(
+        jobs,
+        workers=workers,
+        queue_size=2 * workers,
+        thread_name="bq-read",
+        stop_wait=timeouts.request,
+        idle_limit=timeouts.deadline,
+    )
+    try:
+        yield from _advance(state, items, batch_rows)
+    except ReadStalled as stalled:
+        raise TransientError(
+            f"BigQuery's Storage Read API sent no rows for {stalled.seconds:.0f} s: the server stopped "
+            "answering. The read is retried."
+        ) from None
+    finally:
+        items.close()  # stops the reader threads now, not when the generator is collected
+
+
+def _advance(
+    state: SessionProgress, items: Iterator[tuple[int, pa.RecordBatch | None]], batch_rows: int
+) -> Generator[tuple[int, pa.RecordBatch | None]]:
+    """Pass on what the readers fetched, each piece advancing its stream's committed offset."""
+    for index, batch in items:
         cursor = state.streams[index]
         if batch is None:
             cursor.done = True

@@ -4,7 +4,9 @@ Each job is a callable returning an iterator of batches (one key range, one read
 threads take jobs until none is left and hand every batch to the consumer through a queue of
 `queue_size` items, so memory is bounded by the queue, not the table. The first error of any
 worker is raised in the consumer; when the consumer stops early (an error, a closed generator),
-the workers are told to stop and their pending batches are dropped.
+the workers are told to stop and their pending batches are dropped. With `idle_limit`, a source
+that goes silent (a server that accepted the read and never answers) fails the read instead of
+holding it forever.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import contextvars
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -22,6 +24,14 @@ T = TypeVar("T")
 
 # How often a blocked worker looks at the stop flag; short enough that cancellation feels immediate.
 _POLL_SECONDS = 0.1
+
+
+class ReadStalled(Exception):
+    """No worker handed over anything for the idle limit: the source stopped answering."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no data arrived for {seconds:.0f} s")
+        self.seconds = seconds
 
 
 class _Done:
@@ -45,11 +55,14 @@ def read_in_parallel(
     queue_size: int,
     thread_name: str,
     stop_wait: float | None = None,
-) -> Iterator[T]:
+    idle_limit: float | None = None,
+) -> Generator[T]:
     """Run `jobs` on `workers` threads and yield their items as they come, in no set order.
 
     `stop_wait` bounds how long closing waits for workers still blocked in their source (None: until
-    they finish, so their connections are closed before this returns).
+    they finish, so their connections are closed before this returns). `idle_limit` bounds how long
+    the consumer waits for the next item (ReadStalled); time the consumer spends elsewhere, such as
+    writing what it was given, does not count.
     """
     todo: queue.SimpleQueue[Callable[[], Iterator[T]]] = queue.SimpleQueue()
     for job in jobs:
@@ -99,7 +112,10 @@ def read_in_parallel(
     try:
         finished = 0
         while finished < len(threads):
-            item = handoff.get()
+            try:
+                item = handoff.get(timeout=idle_limit)
+            except queue.Empty:
+                raise ReadStalled(idle_limit or 0.0) from None
             if isinstance(item, _Done):
                 finished += 1
             elif isinstance(item, _Failed):

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
 from tests.support.net import free_port
@@ -13,10 +14,16 @@ from tests.support.net import free_port
 
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to `target`; after `cut_after` bytes towards the client, resets all
-    connections once (RST, as a dropped link looks to gRPC). New connections are served again after."""
+    connections once (RST, as a dropped link looks to gRPC). New connections are served again after.
 
-    def __init__(self, target: tuple[str, int], *, cut_after: int | None = None) -> None:
-        self.target, self.cut_after = target, cut_after
+    After `freeze_after` bytes towards the client instead, nothing more is forwarded either way and
+    nothing is closed: a server that accepted a call and never answers, as a hung one looks."""
+
+    def __init__(
+        self, target: tuple[str, int], *, cut_after: int | None = None, freeze_after: int | None = None
+    ) -> None:
+        self.target, self.cut_after, self.freeze_after = target, cut_after, freeze_after
+        self.frozen = threading.Event()
         self.port = free_port()
         self.connections = 0
         self.cuts = 0
@@ -55,12 +62,16 @@ class TcpProxy:
             due = self.cut_after is not None and self.cuts == 0 and self._down >= self.cut_after
             if due:
                 self.cuts += 1
+            if self.freeze_after is not None and self._down >= self.freeze_after:
+                self.frozen.set()
         if due:
             self._reset_all()
 
     def _pump(self, source: socket.socket, sink: socket.socket, count: Callable[[int], None] | None) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                while self.frozen.is_set() and not self._stopped:
+                    time.sleep(0.05)
                 sink.sendall(data)
                 if count is not None:
                     count(len(data))

@@ -10,6 +10,7 @@ from the start with a new session; the single Iceberg commit drops what the firs
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from google.cloud import bigquery
 
 from headwater.api import create_app
 from headwater.connectors._bq_auth import BqOAuth
-from headwater.connectors._bq_clients import read_client
+from headwater.connectors._bq_clients import BqTimeouts, read_client
 from headwater.connectors.bigquery import BigQueryConnector
 from headwater.domain import ReadRequest
+from headwater.errors import TransientError
 from headwater.lake import DatasetIdent, namespace_for
 from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
@@ -105,6 +107,30 @@ def test_a_cut_connection_resumes_each_stream_at_its_offset_in_the_same_session(
     assert proxy.cuts == 1 and proxy.connections >= 2  # the link was cut mid-read and dialled again
     assert sessions.created == 1  # ... and the same session went on
     assert len(ids) == ROWS and sorted(ids) == list(range(1, ROWS + 1))
+
+
+def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_deadline(
+    bq_settings: Settings, oauth: BqOAuth, admin: bigquery.Client, dataset: str
+) -> None:
+    table = create_events(admin, dataset)
+    assert bq_settings.bigquery_read_endpoint is not None
+    grpc_port = int(bq_settings.bigquery_read_endpoint.rsplit(":", 1)[1])
+    proxy = TcpProxy(("127.0.0.1", grpc_port), freeze_after=3_000_000)
+    connector = BigQueryConnector(
+        bq_settings.model_copy(update={"bigquery_read_endpoint": proxy.endpoint}),
+        timeouts=BqTimeouts(request=2.0, deadline=3.0),
+    )
+    rows = 0
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError, match="sent no rows for 3 s: the server stopped answering"):
+            for batch in connector.read(oauth, ReadRequest(table, parallelism=2)):
+                rows += batch.num_rows
+    finally:
+        proxy.close()
+    assert proxy.frozen.is_set()
+    assert 0 < rows < ROWS  # rows came, then nothing: without the limit the read would wait for ever
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.slow
