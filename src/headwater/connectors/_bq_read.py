@@ -207,6 +207,7 @@ def stream_items(
     todo = [i for i, s in enumerate(state.streams) if not s.done]
     # Per-stream offsets of rows fetched by the reader threads (ahead of the consumer's by the queue).
     fetched = {i: state.streams[i].offset for i in todo}
+    no_rows = pa.RecordBatch.from_pylist([], schema=schema)
 
     def read_stream(index: int) -> Iterator[tuple[int, pa.RecordBatch | None]]:
         name = state.streams[index].name
@@ -220,6 +221,10 @@ def stream_items(
                 for response in rows:
                     raw = response.arrow_record_batch.serialized_record_batch
                     if not raw:
+                        # An answer without rows (the server still filtering) shows the stream is
+                        # alive: the consumer's idle limit counts it, then drops it.
+                        quiet_since, pause = time.monotonic(), 0.2
+                        yield index, no_rows
                         continue
                     batch = pa.ipc.read_record_batch(pa.py_buffer(raw), schema)
                     fetched[index] += batch.num_rows
@@ -255,7 +260,7 @@ def stream_items(
         yield from _advance(state, items, batch_rows)
     except ReadStalled as stalled:
         raise TransientError(
-            f"BigQuery's Storage Read API sent no rows for {stalled.seconds:.0f} s: the server stopped "
+            f"BigQuery's Storage Read API sent nothing for {stalled.seconds:.0f} s: the server stopped "
             "answering. The read is retried."
         ) from None
     finally:
@@ -271,6 +276,8 @@ def _advance(
         if batch is None:
             cursor.done = True
             yield index, None
+            continue
+        if not batch.num_rows:
             continue
         for piece in _split(batch, batch_rows):
             cursor.offset += piece.num_rows

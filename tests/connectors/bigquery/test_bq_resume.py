@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from google.cloud.bigquery_storage_v1 import types
 
 from headwater.api import create_app
 from headwater.connectors._bq_auth import BqOAuth
@@ -123,7 +124,7 @@ def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_
     rows = 0
     started = time.monotonic()
     try:
-        with pytest.raises(TransientError, match="sent no rows for 3 s: the server stopped answering"):
+        with pytest.raises(TransientError, match="sent nothing for 3 s: the server stopped answering"):
             for batch in connector.read(oauth, ReadRequest(table, parallelism=2)):
                 rows += batch.num_rows
     finally:
@@ -131,6 +132,33 @@ def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_
     assert proxy.frozen.is_set()
     assert 0 < rows < ROWS  # rows came, then nothing: without the limit the read would wait for ever
     assert time.monotonic() - started < 60
+
+
+def test_answers_without_rows_keep_a_slow_stream_alive(
+    monkeypatch: pytest.MonkeyPatch, bq_settings: Settings, oauth: BqOAuth, admin: bigquery.Client, dataset: str
+) -> None:
+    """BigQuery answers without rows while it filters; those answers are not silence."""
+    table = create_events(admin, dataset)
+
+    def filtering_client(settings: Settings, credentials: Any) -> Any:
+        client = read_client(settings, credentials)
+        read = client.read_rows
+
+        def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
+            for response in read(name, **kwargs):
+                for _ in range(2):  # 1.2 s between rows, more than the 1 s limit; 0.6 s between answers
+                    time.sleep(0.6)
+                    yield types.ReadRowsResponse()
+                yield response
+
+        client.read_rows = read_rows  # type: ignore[method-assign]
+        return client
+
+    for module in ("bigquery", "_bq_chunks"):
+        monkeypatch.setattr(f"headwater.connectors.{module}.read_client", filtering_client)
+    connector = BigQueryConnector(bq_settings, timeouts=BqTimeouts(request=5.0, deadline=1.0))
+    ids = [v for b in connector.read(oauth, ReadRequest(table, parallelism=2)) for v in b.column(0).to_pylist()]
+    assert sorted(ids) == list(range(1, ROWS + 1))
 
 
 @pytest.mark.slow
