@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -63,41 +62,3 @@ def test_ticks_create_each_due_run_once_and_skip_disabled_flows(tmp_path: Path) 
         by_flow.setdefault(r.flow_id, []).append(r.scheduled_at // 1000)
     assert by_flow == {live: [START, START + 900, START + 9000], once: [START + 60]}
     assert {r.id for r in rows} == {scheduled_run_id(r.flow_id, r.scheduled_at) for r in rows}
-
-
-def test_last_finished_is_the_newest_ended_run_of_each_flow(tmp_path: Path) -> None:
-    from headwater.runs.model import RunEvent
-    from headwater.runs.report import new_doc
-    from headwater.store import now_ms
-
-    store = Store.from_url(f"sqlite:///{tmp_path / 'meta.db'}")
-    store.migrate()
-    ledger = Ledger(store)
-
-    def run(flow: str, at: int, event: RunEvent | None) -> str:
-        run_id = str(uuid.uuid4())
-        doc = new_doc(flow_spec={}, trigger="schedule")
-        assert ledger.insert(run_id=run_id, scope=SCOPE, flow_id=flow, scheduled_at=at, doc=doc)
-        if event is not None:
-            row = ledger.claim(run_id, owner="w", now=now_ms(), lease_ms=60_000)
-            assert row is not None
-            times = {"durationSummary": {"startedAtUTC": 1000 + at, "completedAtUTC": 2000 + at}}
-            assert ledger.finish(row, owner="w", event=event, doc={**row.doc, "metrics": times})
-            time.sleep(0.005)  # updated_at is in ms: keep the finishes apart
-        return run_id
-
-    run("a", 1, RunEvent.SUCCEED)
-    newest_a = run("a", 2, RunEvent.FAIL)
-    run("a", 3, None)  # still pending: not an ended run
-    only_b = run("b", 1, RunEvent.SUCCEED)
-    run("c", 1, None)
-    last = ledger.last_finished(SCOPE, ["a", "b", "c"])
-    assert {f: (r.id, r.status.value) for f, r in last.items()} == {
-        "a": (newest_a, "failed"),
-        "b": (only_b, "success"),
-    }
-    # The times are the run's own, extracted by the database from its doc with their JSON types.
-    assert (last["a"].started_at, last["a"].completed_at) == (1002, 2002)
-    assert (last["b"].started_at, last["b"].completed_at) == (1001, 2001)
-    assert set(ledger.last_finished(SCOPE, ["b", "c"])) == {"b"}
-    assert ledger.last_finished(SCOPE, []) == {}

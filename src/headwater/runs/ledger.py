@@ -13,6 +13,7 @@ Column use:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from headwater.runs import staging_store
-from headwater.runs.ledger_reads import ENDED, LAST_FINISHED, RUN_PAGES, LastRun
+from headwater.runs.ledger_reads import LAST_FINISHED, RUN_PAGES, LastRun
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
 from headwater.store.json_codec import loads_checked
@@ -181,11 +182,11 @@ class Ledger:
         """
         if not flow_ids:
             return {}
-        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": sorted(set(flow_ids)), "ended": ENDED}
+        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": json.dumps(sorted(set(flow_ids)))}
         with self.store.begin() as conn:
             rows = conn.execute(LAST_FINISHED[self._dialect == "postgresql"], params).all()
-        # Ties (same ms): the smallest id wins.
-        return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in reversed(rows)}
+        # Ties (two runs ended in the same ms): the greater id wins.
+        return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in rows}
 
     def last_scheduled(self, flow_ids: list[str]) -> dict[str, int]:
         """The newest scheduled_at of each of `flow_ids` (one grouped query on the (flow, time) key)."""
