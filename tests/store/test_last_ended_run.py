@@ -91,3 +91,12 @@ def test_migration_0009_swaps_the_ended_runs_index_and_back(backend: str, tmp_pa
         assert {"ix_runs_flow_last_ended"} <= run_indexes() and "ix_runs_flow_ended" not in run_indexes()
         alembic(store, command.downgrade, "0008")
         assert "ix_runs_flow_ended" in run_indexes() and "ix_runs_flow_last_ended" not in run_indexes()
+
+
+def test_the_last_scheduled_time_is_each_flows_newest(store: Store) -> None:
+    ledger = Ledger(store)
+    for at in (5_000, 1_000, 9_000):
+        _run(ledger, "a", at, None)
+    _run(ledger, "b", 7_000, None)
+    assert ledger.last_scheduled(["a", "b", "none", "a"]) == {"a": 9_000, "b": 7_000}
+    assert ledger.last_scheduled([]) == {}

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from headwater.runs import staging_store
-from headwater.runs.ledger_reads import LAST_FINISHED, RUN_PAGES, LastRun
+from headwater.runs.ledger_reads import LAST_FINISHED, LAST_SCHEDULED, RUN_PAGES, LastRun
 from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
 from headwater.store.json_codec import loads_checked
@@ -189,13 +189,13 @@ class Ledger:
         return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in rows}
 
     def last_scheduled(self, flow_ids: list[str]) -> dict[str, int]:
-        """The newest scheduled_at of each of `flow_ids` (one grouped query on the (flow, time) key)."""
+        """The newest scheduled_at of each of `flow_ids` that has runs (one seek per flow)."""
         if not flow_ids:
             return {}
-        q = select(runs.c.flow_id, func.max(runs.c.scheduled_at)).where(runs.c.flow_id.in_(flow_ids))
+        params = {"flow_ids": json.dumps(sorted(set(flow_ids)))}
         with self.store.begin() as conn:
-            rows = conn.execute(q.group_by(runs.c.flow_id))
-            return {flow_id: int(ts) for flow_id, ts in rows}
+            rows = conn.execute(LAST_SCHEDULED[self._dialect == "postgresql"], params)
+            return {flow_id: int(at) for flow_id, at in rows if at is not None}
 
     # -- claim --------------------------------------------------------------------------------
     @staticmethod

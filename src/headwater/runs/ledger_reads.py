@@ -32,8 +32,9 @@ ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
 
 
 def _flow_ids(*, postgres: bool) -> Any:
-    """The page's flow ids as a table of one column, `value`, from one JSON array parameter: one
-    statement for any number of flows, with no list of placeholders to expand per execution."""
+    """The flow ids asked about (a page of flows, a tick's due flows) as a table of one column,
+    `value`, from one JSON array parameter: one statement for any number of flows, with no list of
+    placeholders to expand per execution."""
     ids = bindparam("flow_ids", type_=String)
     if postgres:
         return func.json_array_elements_text(cast(ids, JSON)).table_valued("value").alias("page_flows")
@@ -70,7 +71,17 @@ def _last_finished(*, postgres: bool) -> Any:
     )
 
 
+def _last_scheduled(*, postgres: bool) -> Any:
+    """Each flow's newest `scheduled_at`: per flow, the max of its (flow_id, scheduled_at) key, which
+    both databases answer from the end of the unique index instead of reading the flow's history."""
+    flows = _flow_ids(postgres=postgres)
+    scheduled = runs.alias("scheduled")
+    newest = select(func.max(scheduled.c.scheduled_at)).where(scheduled.c.flow_id == flows.c.value).scalar_subquery()
+    return select(flows.c.value.label("flow_id"), newest.label("at")).select_from(flows)
+
+
 LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
+LAST_SCHEDULED = {False: _last_scheduled(postgres=False), True: _last_scheduled(postgres=True)}
 # Every column, the doc as text: decoding it shows whether it renders as is (store/json_codec.py).
 _COLUMNS = [cast(c, Text).label("doc") if c.name == "doc" else c for c in runs.c]
 SCOPED_RUNS = select(*_COLUMNS).where(runs.c.org == bindparam("org"), runs.c.sandbox == bindparam("sandbox"))
