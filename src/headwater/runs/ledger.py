@@ -254,18 +254,24 @@ class Ledger:
         because each reads from the cursor the previous one committed.
         """
         other = runs.alias("other")
-        busy = exists().where(
-            other.c.flow_id == runs.c.flow_id,
-            other.c.id != runs.c.id,
-            or_(
-                and_(other.c.status == RunStatus.IN_PROGRESS.value, other.c.lease_expires_at >= now),
-                and_(
-                    other.c.status.in_([RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]),
-                    or_(
-                        other.c.scheduled_at < runs.c.scheduled_at,
-                        and_(other.c.scheduled_at == runs.c.scheduled_at, other.c.id < runs.c.id),
-                    ),
-                ),
+        earlier = or_(
+            other.c.scheduled_at < runs.c.scheduled_at,
+            and_(other.c.scheduled_at == runs.c.scheduled_at, other.c.id < runs.c.id),
+        )
+        # One check per status, each a seek into the flow's runs of that status (ix_runs_flow_status):
+        # with both statuses in one condition, the databases read the flow's whole history instead.
+        busy = or_(
+            exists().where(
+                other.c.flow_id == runs.c.flow_id,
+                other.c.status == RunStatus.IN_PROGRESS.value,
+                other.c.id != runs.c.id,
+                or_(other.c.lease_expires_at >= now, earlier),
+            ),
+            exists().where(
+                other.c.flow_id == runs.c.flow_id,
+                other.c.status == RunStatus.PENDING.value,
+                other.c.id != runs.c.id,
+                earlier,
             ),
         )
         with self.store.begin() as conn:

@@ -120,6 +120,8 @@ runs = Table(
         postgresql_where=text(RUNS_ENDED),
     ),
     Index("ix_runs_status", "status", "lease_expires_at"),
+    # A flow's unfinished runs, which a claim checks (runs/ledger.py), without reading its history.
+    Index("ix_runs_flow_status", "flow_id", "status", "scheduled_at", "id"),
 )
 
 

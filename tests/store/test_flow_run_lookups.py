@@ -1,5 +1,6 @@
-"""A flow's last ended run (`lastRunDetails`): the newest that succeeded or failed, found by one index
-seek per flow on SQLite and on PostgreSQL, however many runs the flow has had (migration 0009)."""
+"""What a flow's runs are asked on every page and tick: its last ended run (`lastRunDetails`), its
+newest scheduled time, and a claim's check of its unfinished runs. Each is found by index seeks on
+SQLite and on PostgreSQL, however many runs the flow has had (migration 0009)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_the_last_run_is_one_seek_into_the_ended_runs_index(store: Store) -> Non
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_migration_0009_swaps_the_ended_runs_index_and_back(backend: str, tmp_path: Path) -> None:
+def test_migration_0009_swaps_the_flow_run_indexes_and_back(backend: str, tmp_path: Path) -> None:
     with store_at(backend, tmp_path, "0008") as store:
 
         def run_indexes() -> set[str]:
@@ -88,9 +89,11 @@ def test_migration_0009_swaps_the_ended_runs_index_and_back(backend: str, tmp_pa
 
         assert "ix_runs_flow_ended" in run_indexes()
         alembic(store, command.upgrade, "0009")
-        assert {"ix_runs_flow_last_ended"} <= run_indexes() and "ix_runs_flow_ended" not in run_indexes()
+        assert {"ix_runs_flow_last_ended", "ix_runs_flow_status"} <= run_indexes()
+        assert "ix_runs_flow_ended" not in run_indexes()
         alembic(store, command.downgrade, "0008")
-        assert "ix_runs_flow_ended" in run_indexes() and "ix_runs_flow_last_ended" not in run_indexes()
+        assert "ix_runs_flow_ended" in run_indexes()
+        assert not {"ix_runs_flow_last_ended", "ix_runs_flow_status"} & run_indexes()
 
 
 def test_the_last_scheduled_time_is_each_flows_newest(store: Store) -> None:
@@ -100,3 +103,31 @@ def test_the_last_scheduled_time_is_each_flows_newest(store: Store) -> None:
     _run(ledger, "b", 7_000, None)
     assert ledger.last_scheduled(["a", "b", "none", "a"]) == {"a": 9_000, "b": 7_000}
     assert ledger.last_scheduled([]) == {}
+
+
+def test_a_claim_checks_the_flows_unfinished_runs_by_seeks(tmp_path: Path) -> None:
+    """A claim looks for the flow's pending and running runs before it, one seek per status, not
+    through the flow's history. (SQLite's plan: PostgreSQL's choice between indexes on a table of a
+    few rows follows its statistics, so only SQLite's is checked.)"""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'meta.db'}")
+    store.migrate()
+    ledger = Ledger(store)
+    _run(ledger, "a", 1, RunEvent.SUCCEED)
+    pending = _run(ledger, "a", 2, None)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn_: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE RUNS"):
+            seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    assert ledger.claim(pending, owner="w", now=now_ms(), lease_ms=60_000) is not None
+    event.remove(store.engine, "before_cursor_execute", capture)
+    statement, parameters = seen[0]
+    with store.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    other_runs = [line for line in plan if "SEARCH other" in line]
+    assert len(other_runs) >= 2 and all("ix_runs_flow_status (flow_id=? AND status=?" in line for line in other_runs), (
+        plan
+    )
+    store.engine.dispose()
