@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from headwater import __version__, console
-from headwater.api import errors, heap, routes_catalog, routes_connections, routes_flows, routes_ims, routes_runs
+from headwater.api import (
+    errors,
+    heap,
+    routes_catalog,
+    routes_connections,
+    routes_flows,
+    routes_ims,
+    routes_runs,
+    warm,
+)
 from headwater.api.metrics import RequestMetricsMiddleware, metrics_router
 from headwater.api.middleware import EdgeMiddleware
 from headwater.api.paths import CATALOG, CONVERSION, FLOW_SERVICE
@@ -20,8 +29,8 @@ from headwater.settings import Settings
 def create_app(
     settings: Settings | None = None, *, services: Services | None = None, settle_heap: bool = False
 ) -> FastAPI:
-    """The app; `settle_heap` (a server process, not a test) sets the started heap aside from the
-    collector (api/heap.py)."""
+    """The app; `settle_heap` (a server process, not a test) builds the routes before serving
+    (api/warm.py) and sets the started heap aside from the collector (api/heap.py)."""
     settings = settings or Settings()
     svc = services or Services(settings)
 
@@ -31,6 +40,7 @@ def create_app(
         # The embedded scheduler and worker pool (a no-op when run_embedded_executor is off).
         stop_engine = svc.start_background()
         if settle_heap:
+            await warm.build_routes(app.router)  # before the heap is settled: what it builds stays
             heap.settle()
         try:
             yield
