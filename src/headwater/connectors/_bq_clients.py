@@ -39,6 +39,14 @@ class BqTimeouts:
     deadline: float = 120.0
     # A view is read by running it: its query may legitimately take long.
     query: float = 3600.0
+    # How long a Storage Read may send nothing before it fails (None: deadline + request, longer than a
+    # stream's own retries, so a stream that fails says why first, and a Read API that cannot be used
+    # still falls back to the REST API).
+    silence: float | None = None
+
+    @property
+    def idle_limit(self) -> float:
+        return self.silence if self.silence is not None else self.deadline + self.request
 
     def rest_retry(self) -> gretry.Retry:
         return bigquery.DEFAULT_RETRY.with_timeout(self.deadline)

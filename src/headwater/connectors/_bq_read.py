@@ -199,7 +199,7 @@ def stream_items(
     A stream that breaks (dropped connection, server error, a retry deadline passed) is reopened at
     the offset it reached, so no row is read twice or skipped; it gives up once it has made no
     progress for `timeouts.deadline`. A server that stops answering without breaking the stream (a
-    call accepted and never answered) fails the read after the same time without data. A stream
+    call accepted and never answered) fails the read after `timeouts.idle_limit` without data. A stream
     the server no longer knows means the session is gone: SessionLost, and nothing read so far can
     be continued by another session.
     """
@@ -223,7 +223,6 @@ def stream_items(
                     if not raw:
                         # An answer without rows (the server still filtering) shows the stream is
                         # alive: the consumer's idle limit counts it, then drops it.
-                        quiet_since, pause = time.monotonic(), 0.2
                         yield index, no_rows
                         continue
                     batch = pa.ipc.read_record_batch(pa.py_buffer(raw), schema)
@@ -254,7 +253,7 @@ def stream_items(
         queue_size=2 * workers,
         thread_name="bq-read",
         stop_wait=timeouts.request,
-        idle_limit=timeouts.deadline,
+        idle_limit=timeouts.idle_limit,
     )
     try:
         yield from _advance(state, items, batch_rows)

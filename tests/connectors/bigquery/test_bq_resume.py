@@ -110,7 +110,7 @@ def test_a_cut_connection_resumes_each_stream_at_its_offset_in_the_same_session(
     assert len(ids) == ROWS and sorted(ids) == list(range(1, ROWS + 1))
 
 
-def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_deadline(
+def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_silence_limit(
     bq_settings: Settings, oauth: BqOAuth, admin: bigquery.Client, dataset: str
 ) -> None:
     table = create_events(admin, dataset)
@@ -119,7 +119,7 @@ def test_a_server_that_stops_answering_mid_read_fails_it_as_transient_after_the_
     proxy = TcpProxy(("127.0.0.1", grpc_port), freeze_after=3_000_000)
     connector = BigQueryConnector(
         bq_settings.model_copy(update={"bigquery_read_endpoint": proxy.endpoint}),
-        timeouts=BqTimeouts(request=2.0, deadline=3.0),
+        timeouts=BqTimeouts(request=2.0, deadline=3.0, silence=3.0),
     )
     rows = 0
     started = time.monotonic()
@@ -145,18 +145,19 @@ def test_answers_without_rows_keep_a_slow_stream_alive(
         read = client.read_rows
 
         def read_rows(name: str, **kwargs: Any) -> Iterator[Any]:
+            yield types.ReadRowsResponse()  # at once: the wait for the first rows starts after an answer
             for response in read(name, **kwargs):
-                for _ in range(2):  # 1.2 s between rows, more than the 1 s limit; 0.6 s between answers
-                    time.sleep(0.6)
-                    yield types.ReadRowsResponse()
                 yield response
+                for _ in range(3):  # 2.4 s between rows, more than the 2 s limit; 0.8 s between answers
+                    time.sleep(0.8)
+                    yield types.ReadRowsResponse()
 
         client.read_rows = read_rows  # type: ignore[method-assign]
         return client
 
     for module in ("bigquery", "_bq_chunks"):
         monkeypatch.setattr(f"headwater.connectors.{module}.read_client", filtering_client)
-    connector = BigQueryConnector(bq_settings, timeouts=BqTimeouts(request=5.0, deadline=1.0))
+    connector = BigQueryConnector(bq_settings, timeouts=BqTimeouts(request=5.0, deadline=5.0, silence=2.0))
     ids = [v for b in connector.read(oauth, ReadRequest(table, parallelism=2)) for v in b.column(0).to_pylist()]
     assert sorted(ids) == list(range(1, ROWS + 1))
 
