@@ -86,6 +86,11 @@ def new_run_id() -> str:
     return str(uuid.uuid4())
 
 
+def _flow_ids_param(flow_ids: list[str]) -> str:
+    """The `flow_ids` parameter of the per-flow reads (ledger_reads): one JSON array of distinct ids."""
+    return json.dumps(sorted(set(flow_ids)))
+
+
 class Ledger:
     """Run rows in the metadata store."""
 
@@ -182,7 +187,7 @@ class Ledger:
         """
         if not flow_ids:
             return {}
-        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": json.dumps(sorted(set(flow_ids)))}
+        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": _flow_ids_param(flow_ids)}
         with self.store.begin() as conn:
             rows = conn.execute(LAST_FINISHED[self._dialect == "postgresql"], params).all()
         # Ties (two runs ended in the same ms): the greater id wins.
@@ -192,7 +197,7 @@ class Ledger:
         """The newest scheduled_at of each of `flow_ids` that has runs (one seek per flow)."""
         if not flow_ids:
             return {}
-        params = {"flow_ids": json.dumps(sorted(set(flow_ids)))}
+        params = {"flow_ids": _flow_ids_param(flow_ids)}
         with self.store.begin() as conn:
             rows = conn.execute(LAST_SCHEDULED[self._dialect == "postgresql"], params)
             return {flow_id: int(at) for flow_id, at in rows if at is not None}
