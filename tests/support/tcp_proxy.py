@@ -34,6 +34,12 @@ class TcpProxy:
         self._stopped = False
         threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
 
+    def release(self) -> None:
+        """Forward again after a freeze, and freeze no more."""
+        with self._lock:
+            self.freeze_after = None
+            self.frozen.clear()
+
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
