@@ -67,7 +67,7 @@ def test_the_last_run_is_one_seek_into_the_ended_runs_index(store: Store) -> Non
             seen.setdefault("sql", (statement, parameters))
 
         event.listen(conn, "before_cursor_execute", capture)
-        conn.execute(LAST_FINISHED[postgres], {"org": SCOPE.org, "sandbox": SCOPE.sandbox, "flow_ids": '["a"]'})
+        LAST_FINISHED[postgres].rows(conn, {"org": SCOPE.org, "sandbox": SCOPE.sandbox, "flow_ids": '["a"]'})
         event.remove(conn, "before_cursor_execute", capture)
         statement, parameters = seen["sql"]
         if postgres:

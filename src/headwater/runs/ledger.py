@@ -13,7 +13,6 @@ Column use:
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from headwater.runs.model import RunEvent, RunStatus, claimable_from, transition
 from headwater.store import Scope, Store, new_etag, now_ms
 from headwater.store.json_codec import loads_checked
 from headwater.store.paging import Cond, Page, conditions
+from headwater.store.statements import ids_param
 from headwater.store.tables import runs
 
 BROKER = "broker"
@@ -84,11 +84,6 @@ def _row(r: Any, *, doc_as_text: bool = False) -> RunRow:
 
 def new_run_id() -> str:
     return str(uuid.uuid4())
-
-
-def _flow_ids_param(flow_ids: list[str]) -> str:
-    """The `flow_ids` parameter of the per-flow reads (ledger_reads): one JSON array of distinct ids."""
-    return json.dumps(sorted(set(flow_ids)))
 
 
 class Ledger:
@@ -170,9 +165,9 @@ class Ledger:
 
     def page(self, scope: Scope, page: Page) -> list[RunRow]:
         """One page of a sandbox's runs, filtered, ordered and cut in SQL."""
-        stmt, values = RUN_PAGES(page)
+        read, values = RUN_PAGES(page)
         with self.store.begin() as conn:
-            rows = conn.execute(stmt, {**values, "org": scope.org, "sandbox": scope.sandbox}).all()
+            rows = read.rows(conn, {**values, "org": scope.org, "sandbox": scope.sandbox})
         return [_row(r, doc_as_text=True) for r in rows]
 
     def count(self, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
@@ -187,9 +182,9 @@ class Ledger:
         """
         if not flow_ids:
             return {}
-        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": _flow_ids_param(flow_ids)}
+        params = {"org": scope.org, "sandbox": scope.sandbox, "flow_ids": ids_param(flow_ids)}
         with self.store.begin() as conn:
-            rows = conn.execute(LAST_FINISHED[self._dialect == "postgresql"], params).all()
+            rows = LAST_FINISHED[self._dialect == "postgresql"].rows(conn, params)
         # Ties (two runs ended in the same ms): the greater id wins.
         return {r.flow_id: LastRun(r.id, RunStatus(r.status), *r.times) for r in rows}
 
@@ -197,7 +192,7 @@ class Ledger:
         """The newest scheduled_at of each of `flow_ids` that has runs (one seek per flow)."""
         if not flow_ids:
             return {}
-        params = {"flow_ids": _flow_ids_param(flow_ids)}
+        params = {"flow_ids": ids_param(flow_ids)}
         with self.store.begin() as conn:
             rows = conn.execute(LAST_SCHEDULED[self._dialect == "postgresql"], params)
             return {flow_id: int(at) for flow_id, at in rows if at is not None}

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, func, literal_column, select
 
 from headwater.runs.model import RunStatus
+from headwater.store.driver_reads import DriverRead
 from headwater.store.paging import PagedStatements
-from headwater.store.statements import doc_values
+from headwater.store.statements import doc_values, ids_table
 from headwater.store.tables import runs
 
 
@@ -31,16 +32,6 @@ class LastRun:
 ENDED = [RunStatus.SUCCESS.value, RunStatus.FAILED.value]
 
 
-def _flow_ids(*, postgres: bool) -> Any:
-    """The flow ids asked about (a page of flows, a tick's due flows) as a table of one column,
-    `value`, from one JSON array parameter: one statement for any number of flows, with no list of
-    placeholders to expand per execution."""
-    ids = bindparam("flow_ids", type_=String)
-    if postgres:
-        return func.json_array_elements_text(cast(ids, JSON)).table_valued("value").alias("page_flows")
-    return func.json_each(ids).table_valued("value").alias("page_flows")
-
-
 def _last_finished(*, postgres: bool) -> Any:
     """Each flow's newest ended run: per flow, one seek into the ended runs' partial index
     (`ix_runs_flow_last_ended`), however many runs the flow has had.
@@ -48,7 +39,7 @@ def _last_finished(*, postgres: bool) -> Any:
     The statuses are written into the statement, not bound: the database uses a partial index only
     for a condition it can see implies the index's own (`tables.RUNS_ENDED`).
     """
-    flows = _flow_ids(postgres=postgres)
+    flows = ids_table("flow_ids", postgres=postgres)
     newest = runs.alias("newest")
     newest_id = (
         select(newest.c.id)
@@ -74,13 +65,13 @@ def _last_finished(*, postgres: bool) -> Any:
 def _last_scheduled(*, postgres: bool) -> Any:
     """Each flow's newest `scheduled_at`: per flow, the max of its (flow_id, scheduled_at) key, which
     both databases answer from the end of the unique index instead of reading the flow's history."""
-    flows = _flow_ids(postgres=postgres)
+    flows = ids_table("flow_ids", postgres=postgres)
     scheduled = runs.alias("scheduled")
     newest = select(func.max(scheduled.c.scheduled_at)).where(scheduled.c.flow_id == flows.c.value).scalar_subquery()
     return select(flows.c.value.label("flow_id"), newest.label("at")).select_from(flows)
 
 
-LAST_FINISHED = {False: _last_finished(postgres=False), True: _last_finished(postgres=True)}
+LAST_FINISHED = {False: DriverRead(_last_finished(postgres=False)), True: DriverRead(_last_finished(postgres=True))}
 LAST_SCHEDULED = {False: _last_scheduled(postgres=False), True: _last_scheduled(postgres=True)}
 # Every column, the doc as text: decoding it shows whether it renders as is (store/json_codec.py).
 _COLUMNS = [cast(c, Text).label("doc") if c.name == "doc" else c for c in runs.c]

@@ -35,7 +35,7 @@ class ClientStore:
     def client_is_active(self, client_id: str, org: str) -> bool:
         """Whether a token's client still exists for that org and is not revoked (a primary-key read)."""
         with self.begin() as conn:
-            row = conn.execute(CLIENT_STATE, {"client_id": client_id}).first()
+            row = CLIENT_STATE.first(conn, {"client_id": client_id})
         return row is not None and row.org == org and row.revoked_at is None
 
     def list_clients(self, org: str | None = None) -> builtins.list[dict[str, Any]]:

@@ -44,6 +44,7 @@ from headwater.store.statements import (
     RESOURCES_BY_ID_ARRAY,
     RESOURCES_BY_IDS,
     fields_by_ids,
+    ids_param,
 )
 from headwater.store.tables import resources
 
@@ -229,8 +230,7 @@ class Store(ClientStore):
 
     def get(self, kind: str, scope: Scope, id: str) -> Record | None:
         with self.begin() as conn:
-            row = conn.execute(RESOURCE_BY_ID, {"id": id, "kind": kind, "org": scope.org, "sandbox": scope.sandbox})
-            found = row.first()
+            found = RESOURCE_BY_ID.first(conn, {"id": id, "kind": kind, "org": scope.org, "sandbox": scope.sandbox})
         return self._record(found) if found else None
 
     def list(self, kind: str, scope: Scope) -> list[Record]:
@@ -244,9 +244,9 @@ class Store(ClientStore):
 
     def page(self, kind: str, scope: Scope, page: Page) -> builtins.list[Record]:
         """One page of a kind in a sandbox: filtered, ordered and cut in SQL."""
-        stmt, values = RESOURCE_PAGES(page)
+        read, values = RESOURCE_PAGES(page)
         with self.begin() as conn:
-            rows = conn.execute(stmt, {**values, "kind": kind, "org": scope.org, "sandbox": scope.sandbox}).all()
+            rows = read.rows(conn, {**values, "kind": kind, "org": scope.org, "sandbox": scope.sandbox})
         return [self._record(r) for r in rows]
 
     def count(self, kind: str, scope: Scope, conds: tuple[Cond, ...] = ()) -> int:
@@ -274,10 +274,10 @@ class Store(ClientStore):
         two or more)."""
         if not ids:
             return {}
-        query = fields_by_ids(fields, postgres=self.engine.dialect.name == "postgresql")
-        params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
+        read = fields_by_ids(fields, postgres=self.engine.dialect.name == "postgresql")
+        params = {"ids": ids_param(ids), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
-            rows = conn.execute(query, params).all()
+            rows = read.rows(conn, params)
         return {r.id: (r.kind, dict(zip(fields, r.fields, strict=True))) for r in rows}
 
     # -- the scheduler's view -----------------------------------------------------------------

@@ -10,11 +10,14 @@ is (store/json_codec.py).
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, String, Text, any_, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from headwater.store.driver_reads import DriverRead
 from headwater.store.paging import PagedStatements
 from headwater.store.tables import api_clients, resources
 
@@ -29,11 +32,13 @@ RECORD_COLUMNS = (
     resources.c.created_at,
     resources.c.updated_at,
 )
-RESOURCE_BY_ID = select(*RECORD_COLUMNS).where(
-    resources.c.id == bindparam("id"),
-    resources.c.kind == bindparam("kind"),
-    resources.c.org == bindparam("org"),
-    resources.c.sandbox == bindparam("sandbox"),
+RESOURCE_BY_ID = DriverRead(
+    select(*RECORD_COLUMNS).where(
+        resources.c.id == bindparam("id"),
+        resources.c.kind == bindparam("kind"),
+        resources.c.org == bindparam("org"),
+        resources.c.sandbox == bindparam("sandbox"),
+    )
 )
 RESOURCE_PAGES = PagedStatements(
     resources,
@@ -68,21 +73,37 @@ def doc_values(doc: Any, paths: tuple[tuple[str, ...], ...], *, postgres: bool) 
     return func.json_extract(doc, *(literal(q) for q in quoted), type_=JSON)
 
 
+def ids_table(param: str, *, postgres: bool) -> Any:
+    """The ids asked about (a page of flows, what it names, a tick's due flows) as a table of one column,
+    `value`, from one JSON array parameter (`ids_param`): one statement for any number of ids, with no
+    list of placeholders to expand per execution."""
+    ids = bindparam(param, type_=String)
+    if postgres:
+        return func.json_array_elements_text(cast(ids, JSON)).table_valued("value").alias(f"{param}_table")
+    return func.json_each(ids).table_valued("value").alias(f"{param}_table")
+
+
+def ids_param(ids: Iterable[str]) -> str:
+    """The value of an `ids_table` parameter: one JSON array of distinct ids."""
+    return json.dumps(sorted(set(ids)))
+
+
 @functools.cache
-def fields_by_ids(fields: tuple[str, ...], *, postgres: bool) -> Any:
-    """Id, kind and some top-level doc fields (an array, in order) of resources by id (BY_IDS' forms):
-    the database extracts them, so docs only referred to (a page of flows' connections) are not decoded."""
-    by_id = (
-        resources.c.id == any_(bindparam("ids", type_=ARRAY(String)))
-        if postgres
-        else resources.c.id.in_(bindparam("ids", expanding=True))
-    )
+def fields_by_ids(fields: tuple[str, ...], *, postgres: bool) -> DriverRead:
+    """Id, kind and some top-level doc fields (an array, in order) of resources by id (`ids`, an
+    `ids_param`): the database extracts them, so docs only referred to (a page of flows' connections)
+    are not decoded."""
+    ids = ids_table("ids", postgres=postgres)
     values = doc_values(resources.c.doc, tuple((name,) for name in fields), postgres=postgres).label("fields")
-    return select(resources.c.id, resources.c.kind, values).where(
-        by_id, resources.c.org == bindparam("org"), resources.c.sandbox == bindparam("sandbox")
+    return DriverRead(
+        select(resources.c.id, resources.c.kind, values).where(
+            resources.c.id.in_(select(ids.c.value)),
+            resources.c.org == bindparam("org"),
+            resources.c.sandbox == bindparam("sandbox"),
+        )
     )
 
 
-CLIENT_STATE = select(api_clients.c.org, api_clients.c.revoked_at).where(
-    api_clients.c.client_id == bindparam("client_id")
+CLIENT_STATE = DriverRead(
+    select(api_clients.c.org, api_clients.c.revoked_at).where(api_clients.c.client_id == bindparam("client_id"))
 )
