@@ -100,6 +100,12 @@ def test_openapi_lets_try_it_out_send_a_token(client: TestClient) -> None:
         assert op["security"] == [{"bearer": []}], f"{method} {path}"
         headers = {p["name"] for p in op["parameters"] if p["in"] == "header" and p["required"]}
         assert {"x-api-key", "x-gw-ims-org-id", "x-sandbox-name"} <= headers, f"{method} {path}"
+    # The list parameters, which the list dependency reads from the request itself, are documented too.
+    for collection in ("connections", "flows", "runs", "sourceConnections"):
+        listed = doc["paths"][f"{FLOW}/{collection}"]["get"]["parameters"]
+        assert [p["name"] for p in listed if p["in"] == "query"][:6] == [
+            "property", "orderby", "limit", "start", "count", "continuationToken"
+        ], collection  # fmt: skip
     create_flow = doc["paths"][f"{FLOW}/flows"]["post"]["requestBody"]["content"]["application/json"]
     assert create_flow["schema"]["$ref"] == "#/components/schemas/CreateFlow"
     assert create_flow["examples"]["example1"]["value"]["flowSpec"]["id"] == "14518937-270c-4525-bdec-c2ba7cce3860"

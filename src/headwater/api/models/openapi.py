@@ -8,9 +8,12 @@ FastAPI would also declare a 422 on every route with parameters, which Headwater
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -52,6 +55,36 @@ def _add_request_models(doc: dict[str, Any]) -> None:
     doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
 
 
+_LOCATIONS = {"path": 0, "query": 1, "header": 2, "cookie": 3}
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def _add_dependency_parameters(doc: dict[str, Any], routes: Any) -> None:
+    """The parameters of dependencies that read the request themselves (their `openapi_parameters`,
+    api/deps.py), on each operation that uses them, in FastAPI's order: path, query, header."""
+    for route in routing.iter_route_contexts(routes):
+        original = route.original_route
+        if not isinstance(original, routing.APIRoute) or not original.include_in_schema:
+            continue
+        seen: set[int] = set()
+        declared: list[dict[str, Any]] = []
+        for call in _calls(original.dependant):
+            if id(call) not in seen:
+                seen.add(id(call))
+                declared += copy.deepcopy(getattr(call, "openapi_parameters", []))
+        if not declared:
+            continue
+        for method in original.methods or ():
+            operation = doc["paths"][route.path_format][method.lower()]
+            parameters = [*operation.get("parameters", []), *declared]
+            operation["parameters"] = sorted(parameters, key=lambda p: _LOCATIONS[p["in"]])
+
+
 def _add_security(doc: dict[str, Any]) -> None:
     """The gateway's bearer token on every operation that takes the gateway headers."""
     doc.setdefault("components", {})["securitySchemes"] = {
@@ -88,6 +121,7 @@ def install(app: FastAPI) -> None:
             )
             _drop_validation_errors(doc)
             _add_request_models(doc)
+            _add_dependency_parameters(doc, app.routes)
             _add_security(doc)
             app.openapi_schema = doc
         return app.openapi_schema
