@@ -32,11 +32,11 @@ from headwater.runs.model import RunSettings, RunStatus
 from headwater.service import Services
 from headwater.settings import Settings
 from tests.connectors.bigquery.emulator import PROJECT, TIMEOUTS, TokenServer, launch
-from tests.support.tcp_proxy import TcpProxy
 from tests.connectors.bigquery.test_bq_flow_run import OAUTH
 from tests.support.chain import make_chain, run_until_done
 from tests.support.ids import BQ_SPEC
 from tests.support.net import free_port
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.tenants import make_tenant
 
 ROWS = 300_000  # several Arrow messages per stream, and over the emulator's 1 MB one-stream limit
