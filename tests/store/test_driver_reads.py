@@ -151,3 +151,32 @@ def test_cursor_events_see_driver_reads(table_store: Store) -> None:
     finally:
         event.remove(table_store.engine, "before_cursor_execute", before)
     assert len(seen) == 1 and "hw_driver_read_values" in seen[0]
+
+
+def test_an_error_sqlalchemy_counts_as_a_lost_connection_invalidates_it(table_store: Store) -> None:
+    """The wrapped error reaches the caller (Store.read retries on it), not the closed cursor's own."""
+
+    def lost(context: Any) -> None:
+        context.is_disconnect = True
+
+    missing = Table("hw_driver_read_missing", MetaData(), Column("id", Integer))
+    event.listen(table_store.engine, "handle_error", lost)
+    try:
+        with table_store.engine.connect() as conn:
+            with pytest.raises(DBAPIError) as caught:
+                DriverRead(select(missing.c.id)).rows(conn, {})
+            assert caught.value.connection_invalidated and conn.invalidated
+    finally:
+        event.remove(table_store.engine, "handle_error", lost)
+
+
+def test_a_read_outside_a_transaction_begins_one_sqlalchemy_knows_of(table_store: Store) -> None:
+    read = DriverRead(select(values.c.id).order_by(values.c.id))
+    with table_store.engine.connect() as conn:
+        assert not conn.in_transaction()
+        assert [r.id for r in read.rows(conn, {})] == [1, 2, 3]
+        assert conn.in_transaction()  # so its rollback or commit ends the driver's transaction
+        conn.rollback()
+        if table_store.engine.dialect.name == "postgresql":
+            status = conn.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+            assert status.name == "IDLE", status

@@ -30,7 +30,8 @@ def test_number_bounds_keep_their_fraction_and_range(store: Store) -> None:
     assert ids(Cond("name_key", "in", ("n1", "n2")), Cond("created_at", ">", (0,))) == ["c-1", "c-2"]
     assert ids(Cond("name_key", "in", ("n0", "n2")), Cond("created_at", ">", (0,))) == ["c-0", "c-2"]
     assert ids(Cond("name_key", "not_in", ("n0",)), Cond("created_at", "never")) == []
-
+    # No values: `in` matches nothing and `not_in` everything, as in memory.
+    assert ids(Cond("name_key", "in", ())) == [] and ids(Cond("name_key", "not_in", ())) == every
 
 
 def test_a_whole_number_beyond_64_bits_matches_nothing(store: Store) -> None:

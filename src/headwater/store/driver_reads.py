@@ -11,7 +11,9 @@ Only statements whose text is the same at every execution qualify: one with an e
 post-compiled parameter is refused when first compiled, so a driver read never runs SQL other than
 what SQLAlchemy would have run. Driver errors go through SQLAlchemy's own handling, which wraps them
 as `DBAPIError` and invalidates a connection the server dropped, as for any other statement, and
-listeners of its cursor events see these statements as they see the others.
+listeners of its cursor events see these statements as they see the others, though without an
+execution context (`None`): a listener that needs one (some tracing instrumentations) does not
+suit these reads. Rows are named tuples of the selected columns' names, not SQLAlchemy `Row`s.
 """
 
 from __future__ import annotations
@@ -68,15 +70,25 @@ class DriverRead:
 
     def __init__(self, stmt: Select[Any]) -> None:
         self.stmt = stmt
-        self._forms: dict[str, _Form] = {}
+        self._forms: dict[tuple[str, str], _Form] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
-        form = self._forms.get(conn.dialect.name) or self._compile(conn.dialect)
+        dialect = conn.dialect
+        form = self._forms.get((dialect.name, dialect.driver)) or self._compile(dialect)
         sql, args = form.sql, form.arguments(params)
-        cursor = conn.connection.cursor()
+        # As `Connection.execute` does: refuse a transaction that failed, and begin one if none has
+        # begun, so the driver's implicit transaction is the one SQLAlchemy commits or rolls back.
+        if (conn._transaction and not conn._transaction.is_active) or (
+            conn._nested_transaction and not conn._nested_transaction.is_active
+        ):
+            conn._invalid_transaction()
+        if conn._transaction is None:
+            conn._autobegin()
         # Listeners of SQLAlchemy's cursor events (statement counts, tracing) see these reads too.
         events = conn._has_events or conn.engine._has_events
+        cursor = None
         try:
+            cursor = conn.connection.cursor()
             if events:
                 for listener in conn.dispatch.before_cursor_execute:
                     sql, args = listener(conn, cursor, sql, args, None, False)
@@ -84,11 +96,11 @@ class DriverRead:
             if events:
                 conn.dispatch.after_cursor_execute(conn, cursor, sql, args, None, False)
             fetched = cursor.fetchall()
-            result = form.conversions(conn.dialect, cursor.description)
-        except Exception as exc:
-            conn._handle_dbapi_exception(exc, sql, args, cursor, None)  # raises, wrapped
-        finally:
-            cursor.close()
+            result = form.conversions(dialect, cursor.description)
+        except BaseException as exc:
+            # Wraps the error as DBAPIError, closes the cursor, and invalidates a lost connection.
+            conn._handle_dbapi_exception(exc, sql, args, cursor, None)
+        cursor.close()
         make = form.row._make
         if not result:
             return [make(r) for r in fetched]
@@ -127,5 +139,5 @@ class DriverRead:
             types=tuple(column.type for column in compiled._result_columns),
             row=namedtuple("Row", names),  # type: ignore[misc]  # names come from the statement
         )
-        self._forms[dialect.name] = form
+        self._forms[(dialect.name, dialect.driver)] = form
         return form

@@ -42,8 +42,10 @@ def conditions(table: Table, conds: tuple[Cond, ...]) -> list[ColumnElement[bool
         column: Any = table.c[cond.column]
         if cond.lower:
             column = func.lower(column)
-        if cond.op == "never":
+        if cond.op == "never" or (cond.op == "in" and not cond.values):
             out.append(false())
+        elif cond.op == "not_in" and not cond.values:
+            continue  # differs from no value: every row
         elif cond.op == "in":
             out.append(column.in_(cond.values))
         elif cond.op == "not_in":  # a missing value differs from every value, as in memory

@@ -68,20 +68,22 @@ def _add_dependency_parameters(doc: dict[str, Any], routes: Any) -> None:
     """The parameters of dependencies that read the request themselves (their `openapi_parameters`,
     api/deps.py), on each operation that uses them, in FastAPI's order: path, query, header."""
     for route in routing.iter_route_contexts(routes):
-        original = route.original_route
-        if not isinstance(original, routing.APIRoute) or not original.include_in_schema:
+        if not isinstance(route.original_route, routing.APIRoute):
             continue
-        seen: set[int] = set()
-        declared: list[dict[str, Any]] = []
-        for call in _calls(original.dependant):
-            if id(call) not in seen:
-                seen.add(id(call))
-                declared += copy.deepcopy(getattr(call, "openapi_parameters", []))
+        api_route: Any = route  # the route as included: its prefix, dependencies and schema flag
+        if not api_route.include_in_schema:
+            continue
+        declared: dict[tuple[str, str], dict[str, Any]] = {}
+        for call in _calls(api_route.dependant):
+            for parameter in getattr(call, "openapi_parameters", []):
+                declared.setdefault((parameter["in"], parameter["name"]), copy.deepcopy(parameter))
         if not declared:
             continue
-        for method in original.methods or ():
-            operation = doc["paths"][route.path_format][method.lower()]
-            parameters = [*operation.get("parameters", []), *declared]
+        for method in api_route.methods or ():
+            operation = doc["paths"][api_route.path_format][method.lower()]
+            present = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+            added = [p for key, p in declared.items() if key not in present]
+            parameters = [*operation.get("parameters", []), *added]
             operation["parameters"] = sorted(parameters, key=lambda p: _LOCATIONS[p["in"]])
 
 
