@@ -21,7 +21,9 @@ from tests.support.forked_workers import run_engine_until_stopped, serve_forks, 
 
 def worker(chunk_rows: int, pause: float) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
-    run = FAST.model_copy(update={"chunk_rows": chunk_rows, "max_claims": 100})
+    # A lease far longer than a heartbeat's delay on a loaded machine: a live worker never loses its
+    # run to the standby, so every attempt is one the test caused (it expires a killed worker's lease).
+    run = FAST.model_copy(update={"chunk_rows": chunk_rows, "max_claims": 100, "lease_seconds": 15.0})
     deps = Services(Settings(run=run)).run_deps()
     slowed_stage_writes(deps.lake, pause)
     run_engine_until_stopped(deps)
