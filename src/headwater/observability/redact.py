@@ -6,7 +6,8 @@ import re
 
 MASK = "***"
 
-_SECRET_KEY = r"[\w.-]*?(?:password|passwd|pwd|secret|token|api_?key|private_?key|credentials?|authorization)"
+_KEY_WORD = r"(?:password|passwd|pwd|secret|token|api_?key|private_?key|credentials?|authorization)"
+_SECRET_KEY = r"[\w.-]*?" + _KEY_WORD
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM private keys (a service account's JSON key carries one).
     (
@@ -27,8 +28,40 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Per pattern, a test its every match passes: a pattern runs only on text that passes it. The
+# `key = value` pattern's lazy prefix tries each word start, so running every pattern took about
+# 100 us per access log line, a tenth of the CPU of a GET /connections/{id}, and most lines hold
+# none of these shapes. The case-blind patterns are tested by their words: in the lowercased text
+# when it is ASCII, else by `re` under the same flag, whose Unicode case folding (the long s is an
+# `s`) lowercasing does not match. The others are tested by a literal their matches hold. Replacements
+# only take text away, except the key marker, which only its own pattern looks for, so each test is
+# made once, on the text as given.
+_KEY_WORDS = re.compile(rf"(?i){_KEY_WORD}")
+_KEY_WORDS_ASCII = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "privatekey", "private_key",
+                    "credential", "authorization")  # fmt: skip
+_BEARER_WORD = re.compile(r"(?i)bearer")
+
+
+def _may_match(text: str) -> tuple[bool, ...]:
+    if text.isascii():
+        lowered = text.lower()
+        key_word = any(word in lowered for word in _KEY_WORDS_ASCII)
+        bearer = "bearer" in lowered
+    else:
+        key_word, bearer = bool(_KEY_WORDS.search(text)), bool(_BEARER_WORD.search(text))
+    return ("PRIVATE KEY-----" in text, key_word, bearer, "eyJ" in text, "gAAAAA" in text, "://" in text)
+
+
 def redact(text: str) -> str:
     """`text` with every known secret shape replaced."""
+    for (pattern, replacement), may_match in zip(_PATTERNS, _may_match(text), strict=True):
+        if may_match:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_every_pattern(text: str) -> str:
+    """`redact` without the word check: what it must equal (tests compare the two)."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
