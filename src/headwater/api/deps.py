@@ -62,7 +62,7 @@ def _string_parameter(name: str, location: str, description: str = "") -> dict[s
         "in": location,
         "name": name,
         "required": False,
-        "schema": {**any_string, **described, "title": name.replace("_", " ").title()},
+        "schema": {**any_string, **described, "title": name.title()},
     }
 
 

@@ -41,10 +41,9 @@ from headwater.store.statements import (
     RECORD_COLUMNS,
     RESOURCE_BY_ID,
     RESOURCE_PAGES,
-    RESOURCES_BY_ID_ARRAY,
-    RESOURCES_BY_IDS,
     fields_by_ids,
     ids_param,
+    resources_by_ids,
 )
 from headwater.store.tables import resources
 
@@ -131,7 +130,7 @@ class Store(ClientStore):
         # transaction. SQLite's driver opens no transaction for a SELECT anyway.
         postgres = engine.dialect.name == "postgresql"
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
-        self._by_ids = RESOURCES_BY_ID_ARRAY if postgres else RESOURCES_BY_IDS
+        self._postgres = postgres
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -263,9 +262,10 @@ class Store(ClientStore):
         """Resources of any kind by id, in one query (what a page of flows refers to)."""
         if not ids:
             return {}
-        params = {"ids": sorted(set(ids)), "org": scope.org, "sandbox": scope.sandbox}
+        params = {"ids": ids_param(ids), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
-            return {r.id: self._record(r) for r in conn.execute(self._by_ids, params).all()}
+            rows = resources_by_ids(postgres=self._postgres).rows(conn, params)
+        return {r.id: self._record(r) for r in rows}
 
     def get_fields(
         self, scope: Scope, ids: builtins.list[str], fields: tuple[str, ...]
@@ -274,7 +274,7 @@ class Store(ClientStore):
         two or more)."""
         if not ids:
             return {}
-        read = fields_by_ids(fields, postgres=self.engine.dialect.name == "postgresql")
+        read = fields_by_ids(fields, postgres=self._postgres)
         params = {"ids": ids_param(ids), "org": scope.org, "sandbox": scope.sandbox}
         with self.begin() as conn:
             rows = read.rows(conn, params)

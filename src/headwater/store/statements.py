@@ -14,8 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Text, any_, bindparam, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, ColumnElement, String, Text, bindparam, cast, func, literal, select
 
 from headwater.store.driver_reads import DriverRead
 from headwater.store.paging import PagedStatements
@@ -48,18 +47,6 @@ RESOURCE_PAGES = PagedStatements(
         resources.c.sandbox == bindparam("sandbox"),
     ),
 )
-RESOURCES_BY_IDS = select(*RECORD_COLUMNS).where(
-    resources.c.id.in_(bindparam("ids", expanding=True)),
-    resources.c.org == bindparam("org"),
-    resources.c.sandbox == bindparam("sandbox"),
-)
-# PostgreSQL's form: one array parameter, so the statement's text is the same whatever the number of
-# ids (an expanding IN is rendered anew per call, ~0.2-0.4 ms for a page of flows' 40 references).
-RESOURCES_BY_ID_ARRAY = select(*RECORD_COLUMNS).where(
-    resources.c.id == any_(bindparam("ids", type_=ARRAY(String))),
-    resources.c.org == bindparam("org"),
-    resources.c.sandbox == bindparam("sandbox"),
-)
 
 
 def doc_values(doc: Any, paths: tuple[tuple[str, ...], ...], *, postgres: bool) -> ColumnElement[Any]:
@@ -88,20 +75,30 @@ def ids_param(ids: Iterable[str]) -> str:
     return json.dumps(sorted(set(ids)))
 
 
-@functools.cache
-def fields_by_ids(fields: tuple[str, ...], *, postgres: bool) -> DriverRead:
-    """Id, kind and some top-level doc fields (an array, in order) of resources by id (`ids`, an
-    `ids_param`): the database extracts them, so docs only referred to (a page of flows' connections)
-    are not decoded."""
+def _by_ids(*columns: Any, postgres: bool) -> DriverRead:
+    """`columns` of a sandbox's resources by id (`ids`, an `ids_param`)."""
     ids = ids_table("ids", postgres=postgres)
-    values = doc_values(resources.c.doc, tuple((name,) for name in fields), postgres=postgres).label("fields")
     return DriverRead(
-        select(resources.c.id, resources.c.kind, values).where(
+        select(*columns).where(
             resources.c.id.in_(select(ids.c.value)),
             resources.c.org == bindparam("org"),
             resources.c.sandbox == bindparam("sandbox"),
         )
     )
+
+
+@functools.cache
+def resources_by_ids(*, postgres: bool) -> DriverRead:
+    """Whole records of resources by id."""
+    return _by_ids(*RECORD_COLUMNS, postgres=postgres)
+
+
+@functools.cache
+def fields_by_ids(fields: tuple[str, ...], *, postgres: bool) -> DriverRead:
+    """Id, kind and some top-level doc fields (an array, in order) of resources by id: the database
+    extracts them, so docs only referred to (a page of flows' connections) are not decoded."""
+    values = doc_values(resources.c.doc, tuple((name,) for name in fields), postgres=postgres).label("fields")
+    return _by_ids(resources.c.id, resources.c.kind, values, postgres=postgres)
 
 
 CLIENT_STATE = DriverRead(
