@@ -189,3 +189,42 @@ def test_a_readers_connection_holds_no_transaction_between_chunks(
             rows = sum(b.num_rows for b in connection.stream(query, ids))
             assert rows == 50 and connection.idle
             assert reader_sessions() == [("idle", None, None)]  # the same session, no transaction open
+
+
+_JIT_SETTINGS = (
+    "SELECT name, setting::float8 FROM pg_settings"
+    " WHERE name IN ('jit_above_cost', 'jit_inline_above_cost', 'jit_optimize_above_cost')"
+)
+
+
+def test_a_chunks_jit_thresholds_are_its_share_of_the_whole_reads(connector: PostgresConnector, auth: Any) -> None:
+    """A chunk of a read in N parts is compiled when the whole read would have been: thresholds / N."""
+    import pyarrow as pa
+
+    from headwater.connectors._pg_stream import chunk_connection
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as monitor:
+        server = dict(monitor.execute(_JIT_SETTINGS).fetchall())
+    assert set(server) == {"jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost"}
+    assert all(value > 0 for value in server.values()), server  # the server's defaults, so the split shows
+    shown = pa.schema([pa.field("name", pa.string()), pa.field("setting", pa.string())])
+    query = _JIT_SETTINGS.replace("setting::float8", "setting")
+    for parts in (1, 4):
+        with chunk_connection(connector._target(auth), parts=parts) as connection:
+            seen = {
+                name: float(value)
+                for batch in connection.stream(query, shown)
+                for name, value in zip(*batch.to_pydict().values(), strict=True)
+            }
+        assert seen == pytest.approx({name: value / parts for name, value in server.items()})
+
+
+def test_a_threshold_that_turns_jit_off_is_kept() -> None:
+    from headwater.connectors._pg_stream import _JIT_SHARE
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as session:
+        session.execute("SET jit_above_cost = -1")
+        session.execute("SET jit_inline_above_cost = 600000")
+        session.execute(_JIT_SHARE.format(parts=3))
+        assert dict(session.execute(_JIT_SETTINGS).fetchall())["jit_above_cost"] == -1
+        assert dict(session.execute(_JIT_SETTINGS).fetchall())["jit_inline_above_cost"] == 200000
