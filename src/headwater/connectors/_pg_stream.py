@@ -63,38 +63,13 @@ class ChunkConnection:
         self.idle = True
 
 
-# PostgreSQL compiles a query (JIT) only when its planned cost passes these thresholds, so one read
-# of a large table is compiled and each of its chunks, a fraction of its cost, is not. Dividing the
-# server's thresholds by the number of chunks plans each chunk as the whole read would have been:
-# measured alone on a 20M-row table read in 21 key ranges, 2.5-5.4% less server CPU in 5 pairs out
-# of 5 (a negative threshold, JIT's "never", is kept; `jit = off` still wins).
-_JIT_SHARE = """
-SELECT pg_catalog.set_config(name, CASE WHEN setting::float8 < 0 THEN setting
-                                        ELSE (setting::float8 / {parts})::text END, false)
-FROM pg_catalog.pg_settings
-WHERE name IN ('jit_above_cost', 'jit_inline_above_cost', 'jit_optimize_above_cost')
-"""
-
-
 @contextlib.contextmanager
-def chunk_connection(target: PgTarget, *, parts: int = 1) -> Iterator[ChunkConnection]:
-    """A reader's connection for chunks that are `parts` of one read (their JIT thresholds are shared)."""
+def chunk_connection(target: PgTarget) -> Iterator[ChunkConnection]:
     with adbc_connection(target) as conn:
         # Commits the transaction the connection opened (keeping its session settings): from here
         # every query commits on its own.
         _driver_call(target, lambda: conn.adbc_connection.set_autocommit(True))
-        if parts > 1:
-            _driver_call(target, lambda: _run(conn, _JIT_SHARE.format(parts=int(parts))))
         yield ChunkConnection(target, conn)
-
-
-def _run(conn: Any, query: str) -> None:
-    cursor = conn.cursor()
-    try:
-        cursor.execute(query)
-        cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def _batches(target: PgTarget, conn: Any, query: str, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:

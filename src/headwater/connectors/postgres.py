@@ -287,12 +287,12 @@ class PostgresConnector:
         def reader() -> Iterator[ChunkItem]:
             """One reader: the chunks it takes from `todo`, each through `read` on this reader's connection."""
             with contextlib.ExitStack() as held:
-                connection = held.enter_context(chunk_connection(target, parts=len(chunks)))
+                connection = held.enter_context(chunk_connection(target))
                 pace: float | None = None
                 while (chunk := todo.take(pace)) is not None:
                     if not connection.idle:  # a `read` that stopped early left its query unfinished
                         held.close()
-                        connection = held.enter_context(chunk_connection(target, parts=len(chunks)))
+                        connection = held.enter_context(chunk_connection(target))
                     began = time.monotonic()
                     yield from self._chunk(auth, request, chunk, _SharedChunks(text, schema, size, connection))
                     # The transaction's length, the caller's time with each batch included.
