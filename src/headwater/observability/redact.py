@@ -6,7 +6,12 @@ import re
 
 MASK = "***"
 
-_KEY_WORD = r"(?:password|passwd|pwd|secret|token|api_?key|private_?key|credentials?|authorization)"
+# The words that make a key name a secret's, each form spelled out: the key pattern below and the
+# quick word check of `_may_match` are both built from this one list. A form comes before its own
+# prefix ("credentials", "credential"), so the pattern tries the longer first, as an optional suffix would.
+_KEY_WORD_FORMS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "privatekey",
+                   "private_key", "credentials", "credential", "authorization")  # fmt: skip
+_KEY_WORD = "(?:" + "|".join(_KEY_WORD_FORMS) + ")"
 _SECRET_KEY = r"[\w.-]*?" + _KEY_WORD
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM private keys (a service account's JSON key carries one).
@@ -37,15 +42,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # only take text away, except the key marker, which only its own pattern looks for, so each test is
 # made once, on the text as given.
 _KEY_WORDS = re.compile(rf"(?i){_KEY_WORD}")
-_KEY_WORDS_ASCII = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "privatekey", "private_key",
-                    "credential", "authorization")  # fmt: skip
 _BEARER_WORD = re.compile(r"(?i)bearer")
 
 
 def _may_match(text: str) -> tuple[bool, ...]:
     if text.isascii():
         lowered = text.lower()
-        key_word = any(word in lowered for word in _KEY_WORDS_ASCII)
+        key_word = any(word in lowered for word in _KEY_WORD_FORMS)
         bearer = "bearer" in lowered
     else:
         key_word, bearer = bool(_KEY_WORDS.search(text)), bool(_BEARER_WORD.search(text))
