@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sqlite3
@@ -298,10 +299,18 @@ def main() -> None:
               f"{result.output['parquet_bytes'] / 2**20:,.0f} MiB Parquet, peak RSS {result.peak_rss_mib:,.0f} MiB, "
               f"oldest source transaction {oldest:.1f} s")
     ratios = sorted(w.output["seconds"] / c.output["seconds"] for (w, _), (c, _) in pairs)
+    whole_times = [w.output["seconds"] for (w, _), _ in pairs]
+    total = sum(whole_times) / sum(c.output["seconds"] for _, (c, _) in pairs)
     print(f"ratio flow run / raw drain: {run.output['seconds'] / drain_s:.2f}x; "
           f"chunked throughput / one transaction: {whole.output['seconds'] / run.output['seconds']:.2f} "
           "(best of each), "
-          f"{statistics.median(ratios):.2f} (median of {len(ratios)} pairs, {ratios[0]:.2f}-{ratios[-1]:.2f})")
+          f"{statistics.median(ratios):.2f} (median of {len(ratios)} pairs, {ratios[0]:.2f}-{ratios[-1]:.2f}), "
+          f"{total:.2f} (all pairs' seconds summed)")
+    if len(whole_times) > 1:
+        # What noise alone gives a pair: the same one-transaction run, one after another. A pair's ratio
+        # moving by as much says nothing about chunking; the median and the sum over pairs do.
+        same = sorted(b / a for a, b in itertools.pairwise(whole_times))
+        print(f"noise: consecutive one-transaction runs differ by ratios {same[0]:.2f}-{same[-1]:.2f}")
     if args.kill_at is not None:
         # One kill lands wherever the chunk in flight is, and one resumed run is as noisy as any run:
         # --repeat kills, their median against the median full chunked run (not the fastest).
