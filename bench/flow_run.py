@@ -307,7 +307,7 @@ def main() -> None:
           f"{statistics.median(ratios):.2f} (median of {len(ratios)} pairs, {ratios[0]:.2f}-{ratios[-1]:.2f}), "
           f"{total:.2f} (all pairs' seconds summed)")
     if len(whole_times) > 1:
-        # What noise alone gives a pair: the same one-transaction run, one after another. A pair's ratio
+        # What noise alone gives a pair: successive one-transaction runs of the same read. A pair's ratio
         # moving by as much says nothing about chunking; the median and the sum over pairs do.
         same = sorted(b / a for a, b in itertools.pairwise(whole_times))
         print(f"noise: consecutive one-transaction runs differ by ratios {same[0]:.2f}-{same[-1]:.2f}")
